@@ -1,0 +1,5 @@
+package io.tokenpipe.common.event;
+
+/** Where a record lives in Kafka: its provenance. */
+public record KafkaRef(String topic, int partition, long offset) {
+}

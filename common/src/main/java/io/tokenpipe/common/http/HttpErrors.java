@@ -1,0 +1,51 @@
+package io.tokenpipe.common.http;
+
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.tokenpipe.common.event.Json;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every error leaves our servers as JSON with a stable code: our own refusals, Javalin's (unknown
+ * route, body too large) and, as a last resort, a bug (500, logged with its stack trace).
+ */
+public final class HttpErrors {
+
+    private static final Logger log = LoggerFactory.getLogger(HttpErrors.class);
+
+    private HttpErrors() {
+    }
+
+    public static void register(RoutesConfig routes) {
+        routes.exception(ApiException.class, (e, ctx) -> write(ctx, e.status(), e.code(), e.getMessage()));
+        routes.exception(HttpResponseException.class, (e, ctx) ->
+                write(ctx, e.getStatus(), codeFor(e.getStatus()), e.getMessage()));
+        routes.exception(Exception.class, (e, ctx) -> {
+            log.error("unhandled error on {} {}", ctx.method(), ctx.path(), e);
+            write(ctx, 500, "internal_error", "internal error; it has been logged");
+        });
+        routes.error(404, ctx -> {
+            if (ctx.result() == null || ctx.result().isEmpty()) {
+                write(ctx, 404, "not_found", "no such resource: " + ctx.method() + " " + ctx.path());
+            }
+        });
+        routes.error(405, ctx -> write(ctx, 405, "method_not_allowed", "method not allowed: " + ctx.method() + " " + ctx.path()));
+    }
+
+    public static void write(Context ctx, int status, String code, String message) {
+        ctx.status(status).contentType("application/json").result(Json.bytes(ErrorBody.of(status, code, message)));
+    }
+
+    private static String codeFor(int status) {
+        return switch (status) {
+            case 400 -> "bad_request";
+            case 404 -> "not_found";
+            case 405 -> "method_not_allowed";
+            case 413 -> "request_too_large";
+            case 415 -> "unsupported_media_type";
+            default -> "http_" + status;
+        };
+    }
+}

@@ -1,0 +1,71 @@
+package io.tokenpipe.common.kafka;
+
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The three topics and how they are created. All three are keyed by session id and must have the
+ * same partition count: a session then lives on the same partition number in each, which the
+ * session index relies on (it reads the three as one co-partitioned input).
+ *
+ * @param replicationFactor {@code -1} leaves it to the broker's {@code default.replication.factor}
+ */
+public record Topics(
+        String sessions,
+        String prompts,
+        String stream,
+        int partitions,
+        short replicationFactor,
+        Duration promptsRetention,
+        Duration streamRetention) {
+
+    public static final Setting SESSIONS = Setting.of("TOPIC_SESSIONS", "tokenpipe.sessions",
+            "Compacted topic of created sessions.");
+    public static final Setting PROMPTS = Setting.of("TOPIC_PROMPTS", "tokenpipe.prompts",
+            "Topic of submitted prompts (turns), consumed by inference workers.");
+    public static final Setting STREAM = Setting.of("TOPIC_STREAM", "tokenpipe.stream",
+            "Topic of turn events (started, token chunks, completed, failed) that clients stream.");
+    public static final Setting PARTITIONS = Setting.of("TOPIC_PARTITIONS", "6",
+            "Partitions of each topic when tokenpipe creates it. Fixed for the topic's life: a session's partition is hash(session id) mod this count.");
+    public static final Setting REPLICATION_FACTOR = Setting.of("TOPIC_REPLICATION_FACTOR", "-1",
+            "Replication factor for created topics; -1 uses the broker's default.replication.factor.");
+    public static final Setting PROMPTS_RETENTION_MS = Setting.of("TOPIC_PROMPTS_RETENTION_MS", "604800000",
+            "Retention of the prompts topic (default 7 days).");
+    public static final Setting STREAM_RETENTION_MS = Setting.of("TOPIC_STREAM_RETENTION_MS", "604800000",
+            "Retention of the stream topic (default 7 days): how long sessions can be resumed and replayed.");
+
+    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, PARTITIONS, REPLICATION_FACTOR,
+            PROMPTS_RETENTION_MS, STREAM_RETENTION_MS);
+
+    public static Topics from(Env env) {
+        int rf = env.integer(REPLICATION_FACTOR);
+        if (rf == 0 || rf < -1 || rf > Short.MAX_VALUE) {
+            throw new io.tokenpipe.common.config.ConfigException(
+                    REPLICATION_FACTOR.name() + " must be -1 or a positive number, got " + rf);
+        }
+        return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM),
+                env.positiveInteger(PARTITIONS), (short) rf,
+                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS));
+    }
+
+    public static Topics defaults() {
+        return from(Env.of(java.util.Map.of()));
+    }
+
+    /** The same topics under other names: lets tests run isolated from each other on one broker. */
+    public Topics withPrefix(String prefix) {
+        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, partitions, replicationFactor,
+                promptsRetention, streamRetention);
+    }
+
+    public Topics withPartitions(int count) {
+        return new Topics(sessions, prompts, stream, count, replicationFactor, promptsRetention, streamRetention);
+    }
+
+    public List<String> all() {
+        return List.of(sessions, prompts, stream);
+    }
+}
