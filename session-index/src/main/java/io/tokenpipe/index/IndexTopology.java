@@ -1,0 +1,36 @@
+package io.tokenpipe.index;
+
+import io.tokenpipe.common.event.JsonSerde;
+import io.tokenpipe.common.kafka.Topics;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The index's topology: the sessions, prompts and stream topics, read as one co-partitioned input
+ * into two stores per partition. Built apart from any running instance so that it can be tested
+ * with Kafka Streams' TopologyTestDriver as well as on a broker.
+ */
+public final class IndexTopology {
+
+    public static final String SESSIONS_STORE = "sessions";
+    public static final String POSITIONS_STORE = "positions";
+
+    private IndexTopology() {
+    }
+
+    static Topology build(Topics topics, IndexProgress progress) {
+        Topology topology = new Topology();
+        topology.addSource("sessions-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.sessions());
+        topology.addSource("prompts-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.prompts());
+        topology.addSource("stream-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.stream());
+        topology.addProcessor("indexer", () -> new SessionIndexer(topics, progress),
+                "sessions-topic", "prompts-topic", "stream-topic");
+        topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SESSIONS_STORE),
+                Serdes.String(), new JsonSerde<>(SessionRecord.class)), "indexer");
+        // Small and rewritten on every record: kept in memory (with a changelog) rather than RocksDB.
+        topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(POSITIONS_STORE),
+                Serdes.String(), Serdes.Long()), "indexer");
+        return topology;
+    }
+}

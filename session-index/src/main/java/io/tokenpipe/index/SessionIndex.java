@@ -1,0 +1,271 @@
+package io.tokenpipe.index;
+
+import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.apache.kafka.streams.errors.StreamsException;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * This node's member of the session index (a Kafka Streams application shared by every HTTP node).
+ * Each member holds the sessions of some partitions; {@link #lookup} answers from the local store
+ * when this node holds the session's partition and asks the node that does otherwise.
+ */
+public final class SessionIndex implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(SessionIndex.class);
+    private static final Serializer<String> KEYS = Serdes.String().serializer();
+    static final String ROUTE = "/internal/v1/session-index/";
+
+    private final KafkaSettings kafka;
+    private final Topics topics;
+    private final IndexSettings settings;
+    private final IndexProgress progress = new IndexProgress();
+    private final HttpClient http = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2))
+            .build();
+    private volatile KafkaStreams streams;
+    private volatile HostInfo self;
+    private Admin admin;
+
+    public SessionIndex(KafkaSettings kafka, Topics topics, IndexSettings settings) {
+        this.kafka = kafka;
+        this.topics = topics;
+        this.settings = settings;
+    }
+
+    /** Joins the index; {@code httpPort} is where this node serves lookups to the other nodes. */
+    public synchronized void start(int httpPort) {
+        if (streams != null) {
+            throw new IllegalStateException("already started");
+        }
+        self = new HostInfo(settings.advertisedHost(), httpPort);
+        admin = Admin.create(kafka.admin());
+        KafkaStreams created = new KafkaStreams(IndexTopology.build(topics, progress), new StreamsConfig(streamsConfig(httpPort)));
+        created.setUncaughtExceptionHandler(e -> {
+            log.error("session index thread failed; replacing it", e);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        created.start();
+        streams = created;
+        log.info("session index member {} started (application {})", self, settings.applicationId());
+    }
+
+    /** Waits until the index has finished its first assignment and restoration. */
+    public void awaitRunning(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!running()) {
+            if (System.nanoTime() > deadline) {
+                throw new IndexUnavailableException("session index not running after " + timeout
+                        + " (state " + (streams == null ? "NOT_STARTED" : streams.state()) + ")");
+            }
+            pause(20);
+        }
+    }
+
+    public boolean running() {
+        KafkaStreams s = streams;
+        return s != null && s.state() == KafkaStreams.State.RUNNING;
+    }
+
+    /**
+     * Looks a session up, on this node or on the node that holds it.
+     *
+     * @param fresh wait until the index has seen everything written to the session's partition of the
+     *              sessions and prompts topics before this call (read-your-writes across nodes)
+     * @throws IndexUnavailableException if no answer came within the lookup timeout
+     */
+    public IndexAnswer lookup(String sessionId, boolean fresh) {
+        long deadline = System.nanoTime() + settings.lookupTimeout().toNanos();
+        RuntimeException last = null;
+        long backoff = 10;
+        while (true) {
+            KafkaStreams s = streams;
+            if (s != null) {
+                try {
+                    KeyQueryMetadata owner = s.queryMetadataForKey(IndexTopology.SESSIONS_STORE, sessionId, KEYS);
+                    if (owner != null && !KeyQueryMetadata.NOT_AVAILABLE.equals(owner)) {
+                        if (owner.activeHost().equals(self)) {
+                            return lookupLocal(sessionId, owner.partition(), fresh, deadline);
+                        }
+                        IndexAnswer remote = lookupRemote(owner.activeHost(), sessionId, fresh);
+                        if (remote != null) {
+                            return remote;
+                        }
+                    }
+                } catch (InvalidStateStoreException | IndexUnavailableException | IllegalStateException e) {
+                    last = e;
+                } catch (StreamsException e) {
+                    last = e;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IndexUnavailableException("session index did not answer within " + settings.lookupTimeout(), last);
+            }
+            pause(backoff);
+            backoff = Math.min(backoff * 2, 200);
+        }
+    }
+
+    /** Answers from this node's stores only; used by the internal route other nodes call. */
+    IndexAnswer lookupHere(String sessionId, boolean fresh) {
+        KafkaStreams s = streams;
+        if (s == null) {
+            throw new IndexUnavailableException("session index not started");
+        }
+        long deadline = System.nanoTime() + settings.lookupTimeout().toNanos();
+        KeyQueryMetadata owner = s.queryMetadataForKey(IndexTopology.SESSIONS_STORE, sessionId, KEYS);
+        if (owner == null || KeyQueryMetadata.NOT_AVAILABLE.equals(owner) || !owner.activeHost().equals(self)) {
+            throw new IndexUnavailableException("this node does not hold session " + sessionId);
+        }
+        return lookupLocal(sessionId, owner.partition(), fresh, deadline);
+    }
+
+    private IndexAnswer lookupLocal(String sessionId, int partition, boolean fresh, long deadline) {
+        if (fresh) {
+            Map<TopicPartition, Long> targets = lastOffsets(partition);
+            try {
+                if (!progress.awaitProcessed(targets, deadline)) {
+                    throw new IndexUnavailableException("session index is behind the log on partition " + partition);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IndexUnavailableException("interrupted", e);
+            }
+        }
+        ReadOnlyKeyValueStore<String, SessionRecord> store = streams.store(StoreQueryParameters
+                .fromNameAndType(IndexTopology.SESSIONS_STORE, QueryableStoreTypes.<String, SessionRecord>keyValueStore())
+                .withPartition(partition));
+        SessionRecord session = store.get(sessionId);
+        long streamNext = progress.processed(new TopicPartition(topics.stream(), partition)) + 1;
+        return new IndexAnswer(session, partition, streamNext);
+    }
+
+    /** The offsets of the last records now in the session's partition of the sessions and prompts topics. */
+    private Map<TopicPartition, Long> lastOffsets(int partition) {
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        request.put(new TopicPartition(topics.sessions(), partition), OffsetSpec.latest());
+        request.put(new TopicPartition(topics.prompts(), partition), OffsetSpec.latest());
+        try {
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends =
+                    admin.listOffsets(request).all().get(settings.lookupTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            Map<TopicPartition, Long> targets = new HashMap<>();
+            ends.forEach((tp, info) -> targets.put(tp, info.offset() - 1));
+            return targets;
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IndexUnavailableException("cannot read end offsets from Kafka", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IndexUnavailableException("interrupted", e);
+        }
+    }
+
+    /** Asks the node that holds the session; {@code null} if it could not answer (yet). */
+    private IndexAnswer lookupRemote(HostInfo owner, String sessionId, boolean fresh) {
+        URI uri = URI.create("http://" + owner.host() + ":" + owner.port() + ROUTE
+                + URLEncoder.encode(sessionId, StandardCharsets.UTF_8) + "?fresh=" + fresh);
+        HttpRequest request = HttpRequest.newBuilder(uri).timeout(settings.lookupTimeout()).GET().build();
+        try {
+            HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            if (response.statusCode() == 200) {
+                return Json.read(response.body(), IndexAnswer.class);
+            }
+            log.debug("index node {} answered {} for {}", owner, response.statusCode(), sessionId);
+            return null;
+        } catch (IOException e) {
+            log.debug("index node {} unreachable: {}", owner, e.toString());
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IndexUnavailableException("interrupted", e);
+        }
+    }
+
+    private Map<String, Object> streamsConfig(int httpPort) {
+        Map<String, Object> config = new HashMap<>();
+        kafka.clientProperties().forEach((name, value) -> {
+            if (StreamsConfig.configDef().names().contains(name) || ConsumerConfig.configNames().contains(name)
+                    || ProducerConfig.configNames().contains(name) || AdminClientConfig.configNames().contains(name)) {
+                config.put(name, value);
+            }
+        });
+        config.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        config.put(StreamsConfig.APPLICATION_ID_CONFIG, settings.applicationId());
+        config.put(StreamsConfig.APPLICATION_SERVER_CONFIG, settings.advertisedHost() + ":" + httpPort);
+        config.put(StreamsConfig.STATE_DIR_CONFIG, settings.stateDir().toAbsolutePath().toString());
+        config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        config.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, settings.standbyReplicas());
+        config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
+        config.put("processing.exception.handler.global.enabled", true);
+        // Workers write the stream topic in transactions: never index an aborted (zombie) write.
+        config.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
+        config.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG),
+                (int) settings.sessionTimeout().toMillis());
+        config.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
+                (int) Math.max(250, settings.sessionTimeout().toMillis() / 4));
+        return config;
+    }
+
+    @Override
+    public synchronized void close() {
+        KafkaStreams s = streams;
+        if (s != null) {
+            // Leave the group at once so another node takes this node's partitions without waiting
+            // for the session timeout.
+            s.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                    .withTimeout(Duration.ofSeconds(10)));
+            streams = null;
+        }
+        if (admin != null) {
+            admin.close(Duration.ofSeconds(5));
+            admin = null;
+        }
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IndexUnavailableException("interrupted", e);
+        }
+    }
+}
