@@ -1,0 +1,62 @@
+package io.tokenpipe.worker;
+
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+
+/** How a worker runs. */
+public record WorkerSettings(
+        int httpPort,
+        String workerId,
+        String groupId,
+        String transactionalIdPrefix,
+        int maxInflightTurns,
+        Duration sessionTimeout,
+        Duration transactionTimeout,
+        Duration shutdownGrace) {
+
+    public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
+            "HTTP port of an inference worker (health only).");
+    public static final Setting WORKER_ID = Setting.of("WORKER_ID", null,
+            "Name of this worker in events and logs; defaults to the host name plus a random suffix.");
+    public static final Setting GROUP_ID = Setting.of("WORKER_GROUP_ID", "tokenpipe-workers",
+            "Kafka consumer group of the inference workers; add workers to the group to scale out.");
+    public static final Setting TRANSACTIONAL_ID_PREFIX = Setting.of("WORKER_TRANSACTIONAL_ID_PREFIX", "tokenpipe-worker",
+            "Prefix of the per-partition transactional ids; the same for every worker of a group (it is how a new owner fences the old one).");
+    public static final Setting MAX_INFLIGHT_TURNS = Setting.of("WORKER_MAX_INFLIGHT_TURNS", "256",
+            "Turns one worker holds at once (running or waiting for their session's previous turn); at the limit it stops fetching prompts.");
+    public static final Setting SESSION_TIMEOUT_MS = Setting.of("WORKER_SESSION_TIMEOUT_MS", "10000",
+            "Kafka group session timeout: how soon the partitions of a worker that died move to another.");
+    public static final Setting TRANSACTION_TIMEOUT_MS = Setting.of("WORKER_TRANSACTION_TIMEOUT_MS", "30000",
+            "Kafka transaction timeout of the workers' writes.");
+    public static final Setting SHUTDOWN_GRACE_MS = Setting.of("WORKER_SHUTDOWN_GRACE_MS", "10000",
+            "On SIGTERM, how long running turns may take to finish before they are handed over unfinished to another worker.");
+
+    public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
+            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS);
+
+    public static WorkerSettings from(Env env) {
+        String workerId = env.string(WORKER_ID);
+        if (workerId == null) {
+            workerId = hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);
+        }
+        return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
+                env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
+                env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS));
+    }
+
+    private static String hostName() {
+        String host = System.getenv("HOSTNAME");
+        if (host != null && !host.isBlank()) {
+            return host;
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "worker";
+        }
+    }
+}

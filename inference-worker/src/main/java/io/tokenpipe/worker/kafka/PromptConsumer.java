@@ -1,0 +1,401 @@
+package io.tokenpipe.worker.kafka;
+
+import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.event.KafkaRef;
+import io.tokenpipe.common.event.PromptSubmitted;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.worker.WorkerSettings;
+import io.tokenpipe.worker.turn.TurnJob;
+import io.tokenpipe.worker.turn.TurnRunner;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The worker's poll loop: a member of the workers' consumer group on the prompts topic. For each
+ * partition it is given, it first takes over the partition's writer (fencing the previous owner)
+ * and reads what the previous owner left in flight; only then does it fetch the partition's prompts.
+ * It stops fetching while the worker holds its maximum of turns, and keeps polling meanwhile so the
+ * group never mistakes a busy worker for a dead one.
+ */
+public final class PromptConsumer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(PromptConsumer.class);
+    private static final int SEEN_TURNS_PER_PARTITION = 50_000;
+
+    private final KafkaSettings kafka;
+    private final Topics topics;
+    private final WorkerSettings settings;
+    private final Consumer<String, byte[]> consumer;
+    private final SessionLanes lanes;
+    private final AtomicInteger inflight = new AtomicInteger();
+    private final Map<TopicPartition, Partition> partitions = new ConcurrentHashMap<>();
+    private final ConsumerGroupMetadata group;
+    private final Thread pollThread;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean stopping;
+    private volatile boolean halted;
+    private volatile boolean polling;
+
+    /** One assigned partition. */
+    private static final class Partition {
+        final TopicPartition prompts;
+        volatile PartitionWriter writer;
+        volatile Map<String, StreamRecovery.TurnProgress> recovered = Map.of();
+        volatile boolean ready;
+        volatile boolean revoked;
+        final Set<String> seenTurns = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                return size() > SEEN_TURNS_PER_PARTITION;
+            }
+        });
+
+        Partition(TopicPartition prompts) {
+            this.prompts = prompts;
+        }
+    }
+
+    public PromptConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings, TurnRunner runner) {
+        this.kafka = kafka;
+        this.topics = topics;
+        this.settings = settings;
+        this.lanes = new SessionLanes(runner, inflight);
+        this.group = new ConsumerGroupMetadata(settings.groupId());
+        this.consumer = new KafkaConsumer<>(kafka.consumer(
+                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.min(500, settings.maxInflightTurns()),
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                        ConsumerConfig.CLIENT_ID_CONFIG, settings.workerId()),
+                Map.of(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId(),
+                        // Offsets are committed only inside the partition writers' transactions.
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                        ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName(),
+                        ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) settings.sessionTimeout().toMillis(),
+                        ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) Math.max(300, settings.sessionTimeout().toMillis() / 4))),
+                new StringDeserializer(), new ByteArrayDeserializer());
+        this.pollThread = Thread.ofPlatform().name("prompt-consumer").unstarted(this::pollLoop);
+    }
+
+    public PromptConsumer start() {
+        consumer.subscribe(List.of(topics.prompts()), new Rebalance());
+        pollThread.start();
+        return this;
+    }
+
+    /** True while the poll loop runs and has joined the group. */
+    public boolean healthy() {
+        return polling && !stopping;
+    }
+
+    public int inflightTurns() {
+        return inflight.get();
+    }
+
+    public Set<TopicPartition> readyPartitions() {
+        Set<TopicPartition> ready = new HashSet<>();
+        partitions.forEach((tp, p) -> {
+            if (p.ready) {
+                ready.add(tp);
+            }
+        });
+        return ready;
+    }
+
+    private void pollLoop() {
+        long graceEnds = Long.MAX_VALUE;
+        try {
+            while (!halted) {
+                if (stopping) {
+                    if (graceEnds == Long.MAX_VALUE) {
+                        graceEnds = System.nanoTime() + settings.shutdownGrace().toNanos();
+                        log.info("stopping: no new prompts; waiting up to {} for {} turns to finish",
+                                settings.shutdownGrace(), inflight.get());
+                    }
+                    if (inflight.get() == 0 || System.nanoTime() > graceEnds) {
+                        break;
+                    }
+                }
+                applyPauses();
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
+                polling = true;
+                for (TopicPartition tp : records.partitions()) {
+                    Partition partition = partitions.get(tp);
+                    for (ConsumerRecord<String, byte[]> record : records.records(tp)) {
+                        dispatch(partition, record);
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // halt()
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.error("prompt consumer failed", e);
+        } finally {
+            polling = false;
+            try {
+                if (halted) {
+                    // A crash: leave everything as a dead process would. The group notices after the
+                    // session timeout; the next owner aborts what was left open.
+                    consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP)
+                            .withTimeout(Duration.ZERO));
+                } else {
+                    // Leaving the group revokes every partition: each is handed over in Rebalance.
+                    consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                            .withTimeout(Duration.ofSeconds(30)));
+                }
+            } catch (RuntimeException e) {
+                log.warn("closing the consumer: {}", e.toString());
+            }
+            stopped.countDown();
+        }
+    }
+
+    /** Fetch only from partitions that are ready, and from none while the worker is full or stopping. */
+    private void applyPauses() {
+        boolean full = stopping || inflight.get() >= settings.maxInflightTurns();
+        Set<TopicPartition> assigned = consumer.assignment();
+        Set<TopicPartition> paused = consumer.paused();
+        Set<TopicPartition> pause = new HashSet<>();
+        Set<TopicPartition> resume = new HashSet<>();
+        for (TopicPartition tp : assigned) {
+            Partition partition = partitions.get(tp);
+            boolean shouldPause = full || partition == null || !partition.ready;
+            if (shouldPause && !paused.contains(tp)) {
+                pause.add(tp);
+            } else if (!shouldPause && paused.contains(tp)) {
+                resume.add(tp);
+            }
+        }
+        if (!pause.isEmpty()) {
+            consumer.pause(pause);
+        }
+        if (!resume.isEmpty()) {
+            consumer.resume(resume);
+        }
+    }
+
+    private void dispatch(Partition partition, ConsumerRecord<String, byte[]> record) throws InterruptedException {
+        PartitionWriter writer = partition.writer;
+        try {
+            writer.accepted(record.offset());
+            PromptSubmitted prompt;
+            try {
+                prompt = Json.read(record.value(), PromptSubmitted.class);
+            } catch (RuntimeException e) {
+                log.error("unreadable prompt at {}-{}@{} skipped", record.topic(), record.partition(), record.offset(), e);
+                writer.skip(record.offset());
+                return;
+            }
+            StreamRecovery.TurnProgress earlier = partition.recovered.get(prompt.turnId());
+            if (earlier != null && earlier.finished()) {
+                writer.skip(record.offset()); // answered by the previous owner
+                return;
+            }
+            if (!partition.seenTurns.add(prompt.turnId()) && earlier == null) {
+                log.info("duplicate prompt for turn {} at offset {} skipped", prompt.turnId(), record.offset());
+                writer.skip(record.offset());
+                return;
+            }
+            if (earlier != null) {
+                if (earlier.startedOffset() < 0) {
+                    log.error("turn {} is unfinished but its start was not found; skipping it", prompt.turnId());
+                    writer.skip(record.offset());
+                    return;
+                }
+                writer.inflight(prompt.turnId(), record.offset(), earlier.startedOffset());
+                log.info("taking over turn {} of session {} after index {}", prompt.turnId(), prompt.sessionId(),
+                        earlier.lastIndex());
+            }
+            KafkaRef ref = new KafkaRef(record.topic(), record.partition(), record.offset());
+            lanes.submit(prompt.sessionId(), partition.prompts, new TurnJob(prompt, ref, writer, earlier));
+        } catch (WriterClosedException e) {
+            log.warn("prompt {}-{}@{} not dispatched: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+            if (assigned.isEmpty()) {
+                return;
+            }
+            consumer.pause(assigned);
+            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(assigned));
+            for (TopicPartition tp : assigned) {
+                Partition partition = new Partition(tp);
+                partitions.put(tp, partition);
+                OffsetAndMetadata offset = committed.get(tp);
+                Thread.ofVirtual().name("takeover-" + tp).start(() -> takeOver(partition, offset));
+            }
+            log.info("assigned {}", assigned);
+        }
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+            if (revoked.isEmpty()) {
+                return;
+            }
+            log.info("handing over {}", revoked);
+            release(revoked, true);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> lost) {
+            log.warn("lost {} (another worker may already own them)", lost);
+            release(lost, false);
+        }
+    }
+
+    /** Becomes the partition's writer (fencing the previous one), then learns what it left in flight. */
+    private void takeOver(Partition partition, OffsetAndMetadata committed) {
+        TopicPartition tp = partition.prompts;
+        long backoff = 200;
+        while (!partition.revoked && !halted) {
+            Producer<String, byte[]> producer = null;
+            try {
+                producer = createProducer(tp.partition());
+                producer.initTransactions();
+                StreamRecovery.Result recovered = StreamRecovery.scan(kafka,
+                        new TopicPartition(topics.stream(), tp.partition()), StreamRecovery.scanFrom(committed));
+                synchronized (partition) {
+                    if (partition.revoked || halted) {
+                        producer.close(Duration.ZERO);
+                        return;
+                    }
+                    partition.recovered = recovered.turns();
+                    partition.writer = new PartitionWriter(tp, topics.stream(), producer, group,
+                            committed == null ? 0 : committed.offset(), recovered.streamEnd()).start();
+                    partition.ready = true;
+                }
+                log.info("ready to answer {} from offset {}", tp, committed == null ? "start" : committed.offset());
+                return;
+            } catch (RuntimeException e) {
+                log.warn("taking over {} failed, retrying: {}", tp, e.toString());
+                if (producer != null) {
+                    producer.close(Duration.ZERO);
+                }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+                backoff = Math.min(backoff * 2, 5_000);
+            }
+        }
+    }
+
+    private void release(Collection<TopicPartition> released, boolean handOver) {
+        for (TopicPartition tp : released) {
+            Partition partition = partitions.remove(tp);
+            if (partition == null) {
+                continue;
+            }
+            synchronized (partition) {
+                partition.revoked = true;
+            }
+            for (Thread lane : lanes.stop(tp)) {
+                try {
+                    lane.join(Duration.ofSeconds(5));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            PartitionWriter writer = partition.writer;
+            if (writer != null) {
+                if (handOver) {
+                    writer.closeForHandover(Duration.ofSeconds(15));
+                } else {
+                    writer.abandon();
+                }
+            }
+        }
+    }
+
+    private Producer<String, byte[]> createProducer(int partition) {
+        return new KafkaProducer<>(kafka.producer(
+                Map.of(ProducerConfig.LINGER_MS_CONFIG, 0, // transactions batch already; never wait to send a token
+                        ProducerConfig.CLIENT_ID_CONFIG, settings.workerId() + "-p" + partition,
+                        ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000),
+                Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId(partition),
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
+                        ProducerConfig.ACKS_CONFIG, "all",
+                        ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) settings.transactionTimeout().toMillis())),
+                new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** The same for whichever worker owns the partition: that is what fences a previous owner. */
+    private String transactionalId(int partition) {
+        return settings.transactionalIdPrefix() + "-" + topics.prompts() + "-" + partition;
+    }
+
+    /** Graceful stop: no new prompts, running turns get the shutdown grace, the rest are handed over. */
+    @Override
+    public void close() {
+        stopping = true;
+        awaitStopped(settings.shutdownGrace().plusSeconds(45));
+    }
+
+    /**
+     * Stops as abruptly as a killed process: no final events, no commits, no leaving the group.
+     * For tests of fail-over; a real crash needs no method.
+     */
+    public void halt() {
+        halted = true;
+        consumer.wakeup();
+        for (Thread lane : lanes.stopAll()) {
+            lane.interrupt();
+        }
+        partitions.values().forEach(p -> {
+            synchronized (p) {
+                p.revoked = true;
+            }
+            if (p.writer != null) {
+                p.writer.abandon();
+            }
+        });
+        awaitStopped(Duration.ofSeconds(10));
+    }
+
+    private void awaitStopped(Duration timeout) {
+        try {
+            if (!stopped.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                log.warn("prompt consumer did not stop within {}", timeout);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.tokenpipe.worker.kafka;
+
+import io.tokenpipe.worker.turn.TurnJob;
+import io.tokenpipe.worker.turn.TurnRunner;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One lane per session with turns in flight: a session's turns run one after another, in the order
+ * their prompts were submitted, on one virtual thread; different sessions run side by side.
+ */
+final class SessionLanes {
+
+    private static final Logger log = LoggerFactory.getLogger(SessionLanes.class);
+
+    private final class Lane {
+        final TopicPartition partition;
+        final ArrayDeque<TurnJob> queue = new ArrayDeque<>();
+        Thread thread;
+        boolean stopped;
+
+        Lane(TopicPartition partition) {
+            this.partition = partition;
+        }
+    }
+
+    private final TurnRunner runner;
+    private final AtomicInteger inflight;
+    private final Map<String, Lane> lanes = new HashMap<>();
+
+    /** @param inflight counts turns accepted and not yet over; decremented here as they end */
+    SessionLanes(TurnRunner runner, AtomicInteger inflight) {
+        this.runner = runner;
+        this.inflight = inflight;
+    }
+
+    synchronized void submit(String sessionId, TopicPartition partition, TurnJob job) {
+        inflight.incrementAndGet();
+        Lane lane = lanes.computeIfAbsent(sessionId, id -> new Lane(partition));
+        lane.queue.add(job);
+        if (lane.thread == null) {
+            lane.thread = Thread.ofVirtual().name("turns-" + sessionId).start(() -> drive(sessionId, lane));
+        }
+    }
+
+    /** Stops the lanes of a partition being handed over; returns their threads so the caller can wait. */
+    synchronized List<Thread> stop(TopicPartition partition) {
+        List<Thread> threads = new ArrayList<>();
+        lanes.values().removeIf(lane -> {
+            if (!lane.partition.equals(partition)) {
+                return false;
+            }
+            lane.stopped = true;
+            inflight.addAndGet(-lane.queue.size());
+            lane.queue.clear();
+            if (lane.thread != null) {
+                lane.thread.interrupt();
+                threads.add(lane.thread);
+            }
+            return true;
+        });
+        return threads;
+    }
+
+    synchronized List<Thread> stopAll() {
+        List<Thread> threads = new ArrayList<>();
+        for (Lane lane : List.copyOf(lanes.values())) {
+            threads.addAll(stop(lane.partition));
+        }
+        return threads;
+    }
+
+    private void drive(String sessionId, Lane lane) {
+        while (true) {
+            TurnJob job;
+            synchronized (this) {
+                job = lane.stopped ? null : lane.queue.poll();
+                if (job == null) {
+                    if (lanes.get(sessionId) == lane) {
+                        lanes.remove(sessionId);
+                    }
+                    return;
+                }
+            }
+            try {
+                runner.run(job);
+            } catch (InterruptedException | WriterClosedException e) {
+                log.info("turn {} of session {} handed over unfinished", job.prompt().turnId(), sessionId);
+                return;
+            } catch (RuntimeException e) {
+                log.error("turn {} of session {} failed", job.prompt().turnId(), sessionId, e);
+            } finally {
+                inflight.decrementAndGet();
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+package io.tokenpipe.ingest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.event.PromptSubmitted;
+import io.tokenpipe.common.event.SessionCreated;
+import io.tokenpipe.common.http.ApiException;
+import io.tokenpipe.common.id.Ids;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.index.IndexAnswer;
+import io.tokenpipe.index.IndexUnavailableException;
+import io.tokenpipe.index.SessionIndex;
+import io.tokenpipe.index.SessionRecord;
+import io.tokenpipe.index.TurnRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The write side of the HTTP API: create sessions, submit turns, and read a session's turn list.
+ * Every refusal happens before anything is written to Kafka.
+ */
+public final class IngestApi {
+
+    private static final Logger log = LoggerFactory.getLogger(IngestApi.class);
+    static final int MAX_METADATA_ENTRIES = 16;
+
+    private final IngestSettings settings;
+    private final Topics topics;
+    private final KafkaWriter writer;
+    private final SessionIndex index;
+    private final TurnRequestParser parser;
+    private final Clock clock;
+
+    public IngestApi(IngestSettings settings, Topics topics, org.apache.kafka.clients.producer.Producer<String, byte[]> producer,
+                     SessionIndex index, Clock clock) {
+        this.settings = settings;
+        this.topics = topics;
+        this.writer = new KafkaWriter(producer, settings.kafkaWriteTimeout());
+        this.index = index;
+        this.parser = new TurnRequestParser(settings);
+        this.clock = clock;
+    }
+
+    public void register(RoutesConfig routes) {
+        routes.post("/v1/sessions", this::createSession);
+        routes.get("/v1/sessions/{sessionId}", this::getSession);
+        routes.post("/v1/sessions/{sessionId}/turns", this::submitTurn);
+        routes.get("/v1/sessions/{sessionId}/turns/{turnId}", this::getTurn);
+    }
+
+    private void createSession(Context ctx) {
+        Map<String, String> metadata = Map.of();
+        byte[] body = ctx.bodyAsBytes();
+        if (body.length > 0) {
+            requireJson(ctx);
+            metadata = metadata(TurnRequestParser.object(body));
+        }
+        String sessionId = Ids.newSessionId();
+        Instant now = clock.instant();
+        writer.write(topics.sessions(), sessionId, SessionCreated.TYPE,
+                new SessionCreated(SessionCreated.VERSION, sessionId, now, metadata));
+        log.debug("created session {}", sessionId);
+        Map<String, Object> response = new LinkedHashMap<>();
+        response.put("session_id", sessionId);
+        response.put("created_at", now);
+        response.put("metadata", metadata);
+        response.put("turns_url", "/v1/sessions/" + sessionId + "/turns");
+        response.put("events_url", streamUrl(sessionId, "/events"));
+        response.put("transcript_url", streamUrl(sessionId, "/transcript"));
+        ctx.status(201).header("Location", "/v1/sessions/" + sessionId).json(response);
+    }
+
+    private void submitTurn(Context ctx) {
+        String sessionId = sessionId(ctx);
+        requireJson(ctx);
+        TurnRequest request = parser.parse(ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
+        SessionRecord session = existingSession(sessionId);
+
+        String clientRequestId = request.clientRequestId() != null ? request.clientRequestId() : Ids.newRequestId();
+        String requestHash = hash(request.fingerprint());
+        Optional<TurnRecord> earlier = session.turnForRequest(clientRequestId);
+        if (earlier.isPresent()) {
+            TurnRecord turn = earlier.get();
+            if (!requestHash.equals(turn.requestHash())) {
+                throw new ApiException(422, "idempotency_key_reused", "idempotency key '" + clientRequestId
+                        + "' was already used for a different request in this session");
+            }
+            ctx.header("Idempotent-Replayed", "true");
+            ctx.status(202).json(turnAccepted(sessionId, turn.turnId(), clientRequestId, turn.status().json(), turn.submittedAt()));
+            return;
+        }
+        if (session.turns().size() >= settings.maxTurnsPerSession()) {
+            throw new ApiException(409, "too_many_turns", "session " + sessionId + " already holds "
+                    + session.turns().size() + " turns (MAX_TURNS_PER_SESSION)");
+        }
+
+        String turnId = Ids.turnId(sessionId, clientRequestId);
+        Instant now = clock.instant();
+        writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
+                sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
+        ctx.status(202).header("Location", "/v1/sessions/" + sessionId + "/turns/" + turnId)
+                .json(turnAccepted(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now));
+    }
+
+    private void getSession(Context ctx) {
+        SessionRecord session = existingSession(sessionId(ctx));
+        ctx.json(session);
+    }
+
+    private void getTurn(Context ctx) {
+        SessionRecord session = existingSession(sessionId(ctx));
+        String turnId = ctx.pathParam("turnId");
+        TurnRecord turn = session.turn(turnId).orElseThrow(() ->
+                ApiException.notFound("turn_not_found", "session " + session.sessionId() + " has no turn " + turnId));
+        ctx.json(turn);
+    }
+
+    private SessionRecord existingSession(String sessionId) {
+        IndexAnswer answer;
+        try {
+            answer = index.lookup(sessionId, true);
+        } catch (IndexUnavailableException e) {
+            throw ApiException.unavailable("index_unavailable", "the session index is not available right now; retry shortly");
+        }
+        if (!answer.exists()) {
+            throw ApiException.notFound("session_not_found", "no session " + sessionId);
+        }
+        return answer.session();
+    }
+
+    private Map<String, Object> turnAccepted(String sessionId, String turnId, String clientRequestId, String status,
+                                             Instant submittedAt) {
+        Map<String, Object> response = new LinkedHashMap<>();
+        response.put("session_id", sessionId);
+        response.put("turn_id", turnId);
+        response.put("client_request_id", clientRequestId);
+        response.put("status", status);
+        response.put("submitted_at", submittedAt);
+        response.put("events_url", streamUrl(sessionId, "/events"));
+        response.put("transcript_url", streamUrl(sessionId, "/transcript"));
+        return response;
+    }
+
+    private String streamUrl(String sessionId, String suffix) {
+        return settings.streamBaseUrl() + "/v1/sessions/" + sessionId + suffix;
+    }
+
+    static String sessionId(Context ctx) {
+        String sessionId = ctx.pathParam("sessionId");
+        if (!Ids.isValid(sessionId)) {
+            throw ApiException.badRequest("invalid_session_id",
+                    "a session id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'");
+        }
+        return sessionId;
+    }
+
+    private static void requireJson(Context ctx) {
+        String type = ctx.contentType();
+        String mime = type == null ? "" : type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+        if (!mime.equals("application/json") && !mime.endsWith("+json")) {
+            throw new ApiException(415, "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json (got " + (type == null ? "none" : "'" + type + "'") + ")");
+        }
+    }
+
+    private static Map<String, String> metadata(ObjectNode root) {
+        for (Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!name.equals("metadata")) {
+                throw ApiException.badRequest("unknown_field", "unknown field '" + name + "'; accepted: [metadata]");
+            }
+        }
+        JsonNode node = root.get("metadata");
+        if (node == null || node.isNull()) {
+            return Map.of();
+        }
+        if (!node.isObject() || node.size() > MAX_METADATA_ENTRIES) {
+            throw ApiException.badRequest("invalid_request", "'metadata' must be an object of at most "
+                    + MAX_METADATA_ENTRIES + " string values");
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> fields = node.fields(); fields.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = fields.next();
+            if (!field.getValue().isTextual() || field.getKey().length() > 64 || field.getValue().asText().length() > 512) {
+                throw ApiException.badRequest("invalid_request",
+                        "'metadata." + field.getKey() + "' must be a string of at most 512 characters (keys at most 64)");
+            }
+            metadata.put(field.getKey(), field.getValue().asText());
+        }
+        return metadata;
+    }
+
+    private static String hash(Object fingerprint) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Json.bytes(fingerprint)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+}

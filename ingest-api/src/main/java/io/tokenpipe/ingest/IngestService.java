@@ -1,0 +1,94 @@
+package io.tokenpipe.ingest;
+
+import io.javalin.Javalin;
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.http.Cors;
+import io.tokenpipe.common.http.Health;
+import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.TopicBootstrap;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.index.IndexSettings;
+import io.tokenpipe.index.SessionIndex;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+
+/** ingest-api as its own process: configuration from the environment, wired by hand. */
+public final class IngestService implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(IngestService.class);
+
+    private final Javalin http;
+    private final SessionIndex index;
+    private final Producer<String, byte[]> producer;
+
+    private IngestService(Javalin http, SessionIndex index, Producer<String, byte[]> producer) {
+        this.http = http;
+        this.index = index;
+        this.producer = producer;
+    }
+
+    public static void main(String[] args) {
+        IngestService service = start(Env.system());
+        Runtime.getRuntime().addShutdownHook(new Thread(service::close, "ingest-shutdown"));
+    }
+
+    public static IngestService start(Env env) {
+        KafkaSettings kafka = KafkaSettings.from(env);
+        Topics topics = Topics.from(env);
+        IngestSettings settings = IngestSettings.from(env);
+        try (Admin admin = Admin.create(kafka.admin())) {
+            TopicBootstrap.ensure(admin, topics);
+        }
+        Producer<String, byte[]> producer = createProducer(kafka);
+        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env));
+        IngestApi api = new IngestApi(settings, topics, producer, index, Clock.systemUTC());
+        Javalin http = Javalin.create(config -> {
+            HttpDefaults.apply(config);
+            config.http.maxRequestSize = settings.maxRequestBytes();
+            Cors.apply(config, settings.corsOrigins());
+            api.register(config.routes);
+            IndexRoutes.register(config.routes, index);
+            Health.register(config.routes, Map.of("session_index", index::running));
+        }).start(settings.httpPort());
+        index.start(http.port());
+        log.info("ingest-api listening on port {}", http.port());
+        return new IngestService(http, index, producer);
+    }
+
+    /** Producer for prompts and sessions: every write is acknowledged by all in-sync replicas, once. */
+    public static Producer<String, byte[]> createProducer(KafkaSettings kafka) {
+        return new KafkaProducer<>(kafka.producer(
+                Map.of(ProducerConfig.LINGER_MS_CONFIG, 0, // a request waits for its own ack: do not batch it
+                        ProducerConfig.CLIENT_ID_CONFIG, "tokenpipe-ingest"),
+                Map.of(ProducerConfig.ACKS_CONFIG, "all",
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true)),
+                new StringSerializer(), new ByteArraySerializer());
+    }
+
+    public int port() {
+        return http.port();
+    }
+
+    public SessionIndex index() {
+        return index;
+    }
+
+    @Override
+    public void close() {
+        http.stop();
+        index.close();
+        producer.close(Duration.ofSeconds(5));
+    }
+}
