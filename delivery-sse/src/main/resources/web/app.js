@@ -97,8 +97,10 @@
 
   // POST JSON. Network errors and 503 are retried with the same headers (so the same
   // Idempotency-Key: the server never starts a second turn); other errors are final.
-  async function postJson(url, body, headers = {}) {
+  // `settled()` lets the caller stop retrying once the answer is known some other way.
+  async function postJson(url, body, headers = {}, settled = () => false) {
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && settled()) return null;
       let res;
       try {
         res = await fetch(url, {
@@ -456,8 +458,10 @@
     t.tPost = performance.now();
     t.tFirst = null;
     try {
-      const res = await postJson(session.turnsUrl, { prompt: t.prompt }, { "Idempotency-Key": t.crid });
-      if (gen !== generation) return;
+      // Stop retrying once turn.started has arrived: the server evidently has the prompt.
+      const res = await postJson(session.turnsUrl, { prompt: t.prompt }, { "Idempotency-Key": t.crid },
+        () => t.turnId != null || gen !== generation);
+      if (!res || gen !== generation) return;
       if (res.client_request_id && res.client_request_id !== t.crid) pending.set(res.client_request_id, t);
       bindTurn(t, res.turn_id); // turn.started may have beaten the 202; bindTurn is a no-op then
     } catch (err) {
@@ -473,7 +477,9 @@
   function autosize() {
     const p = ui.prompt;
     p.style.height = "auto";
-    p.style.height = `${Math.min(p.scrollHeight, 200)}px`;
+    const full = p.scrollHeight + (p.offsetHeight - p.clientHeight); // border-box: add the borders back
+    p.style.height = `${Math.min(full, 200)}px`;
+    p.style.overflowY = full > 200 ? "auto" : "hidden"; // no scrollbar until it stops growing
   }
 
   ui.prompt.addEventListener("input", autosize);
@@ -506,5 +512,6 @@
   // ---- start -------------------------------------------------------------
   const initial = sessionFromHash();
   if (initial) switchTo(openSession, initial); else switchTo(createSession, false);
+  autosize();
   ui.prompt.focus();
 })();

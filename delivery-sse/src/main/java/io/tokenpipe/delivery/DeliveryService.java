@@ -1,0 +1,87 @@
+package io.tokenpipe.delivery;
+
+import io.javalin.Javalin;
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.http.Cors;
+import io.tokenpipe.common.http.Health;
+import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.TopicBootstrap;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.index.IndexSettings;
+import io.tokenpipe.index.SessionIndex;
+import org.apache.kafka.clients.admin.Admin;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/** delivery-sse as its own process: configuration from the environment, wired by hand. */
+public final class DeliveryService implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(DeliveryService.class);
+
+    private final Javalin http;
+    private final DeliveryApi api;
+    private final SessionIndex index;
+
+    private DeliveryService(Javalin http, DeliveryApi api, SessionIndex index) {
+        this.http = http;
+        this.api = api;
+        this.index = index;
+    }
+
+    public static void main(String[] args) {
+        DeliveryService service = start(Env.system());
+        Runtime.getRuntime().addShutdownHook(new Thread(service::close, "delivery-shutdown"));
+    }
+
+    public static DeliveryService start(Env env) {
+        KafkaSettings kafka = KafkaSettings.from(env);
+        Topics topics = Topics.from(env);
+        DeliverySettings settings = DeliverySettings.from(env);
+        int partitions;
+        try (Admin admin = Admin.create(kafka.admin())) {
+            partitions = TopicBootstrap.ensure(admin, topics);
+        }
+        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env));
+        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index).start();
+        Javalin http = Javalin.create(config -> {
+            HttpDefaults.apply(config);
+            Cors.apply(config, settings.corsOrigins());
+            api.register(config.routes);
+            IndexRoutes.register(config.routes, index);
+            WebPage.register(config, settings.webIngestUrl());
+            Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
+            checks.put("session_index", index::running);
+            checks.put("stream_tail", api::healthy);
+            Health.register(config.routes, checks);
+        }).start(settings.httpPort());
+        index.start(http.port());
+        log.info("delivery-sse listening on port {}", http.port());
+        return new DeliveryService(http, api, index);
+    }
+
+    public int port() {
+        return http.port();
+    }
+
+    public DeliveryApi api() {
+        return api;
+    }
+
+    public SessionIndex index() {
+        return index;
+    }
+
+    /** Ends open streams first so clients reconnect elsewhere, then leaves the index group. */
+    @Override
+    public void close() {
+        api.close();
+        http.stop();
+        index.close();
+    }
+}

@@ -1,0 +1,44 @@
+package io.tokenpipe.delivery;
+
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
+
+import java.time.Duration;
+import java.util.List;
+
+/** How delivery-sse serves streams. */
+public record DeliverySettings(
+        int httpPort,
+        Duration heartbeat,
+        Duration retry,
+        int clientQueueEvents,
+        int historyReaders,
+        int maxStreams,
+        String webIngestUrl,
+        List<String> corsOrigins) {
+
+    public static final Setting HTTP_PORT = Setting.of("DELIVERY_HTTP_PORT", "8082", "HTTP port of delivery-sse.");
+    public static final Setting HEARTBEAT_MS = Setting.of("SSE_HEARTBEAT_MS", "15000",
+            "Comment line sent on an idle stream; keeps proxies from closing it (must be below their idle timeout, and Jetty's 30 s) and detects clients that went away.");
+    public static final Setting RETRY_MS = Setting.of("SSE_RETRY_MS", "1000",
+            "The retry: hint sent to clients: how long an EventSource waits before reconnecting.");
+    public static final Setting CLIENT_QUEUE_EVENTS = Setting.of("SSE_CLIENT_QUEUE_EVENTS", "1024",
+            "Live events buffered per client; a client that falls this far behind is switched to reading from the log until it catches up.");
+    public static final Setting HISTORY_READERS = Setting.of("SSE_HISTORY_READERS", "8",
+            "Kafka consumers kept for resumes and replays (reads of a session's past), shared by all clients of the node.");
+    public static final Setting MAX_STREAMS = Setting.of("SSE_MAX_STREAMS", "20000",
+            "Concurrent streams one node accepts; beyond it new streams get 503 with Retry-After.");
+    public static final Setting WEB_INGEST_URL = Setting.of("WEB_INGEST_URL", "",
+            "Base URL of ingest-api as the web page at / should call it; empty means the page's own origin.");
+    public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "*",
+            "Comma-separated origins allowed to call the HTTP API from a browser; * allows any, empty disables CORS.");
+
+    public static final List<Setting> SETTINGS = List.of(HTTP_PORT, HEARTBEAT_MS, RETRY_MS, CLIENT_QUEUE_EVENTS,
+            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS);
+
+    public static DeliverySettings from(Env env) {
+        return new DeliverySettings(env.integer(HTTP_PORT), env.millis(HEARTBEAT_MS), env.millis(RETRY_MS),
+                env.positiveInteger(CLIENT_QUEUE_EVENTS), env.positiveInteger(HISTORY_READERS),
+                env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS));
+    }
+}

@@ -1,0 +1,160 @@
+package io.tokenpipe.delivery;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One client's stream, written by its own virtual thread so that a slow client blocks nobody else.
+ *
+ * <p>No gap, no duplicate: the stream subscribes to live events first (they queue), then replays
+ * the log from where the client stands up to the log's current end, then sends the queued live
+ * events. Every event carries its offset; anything at or below the last offset sent is skipped, so
+ * the overlap between replay and live is harmless, and anything live that arrived before the
+ * subscription is still in the log the replay reads.
+ *
+ * <p>A client too slow for its live queue is not dropped: the queue is discarded and the stream
+ * reads what it missed from the log, then rejoins live delivery.
+ */
+final class SseStream {
+
+    private static final Logger log = LoggerFactory.getLogger(SseStream.class);
+    private static final int HISTORY_BATCH = 500;
+    private static final int LIVE_BATCH = 256;
+
+    private record Live(long offset, byte[] frame) {
+    }
+
+    private final String sessionId;
+    private final ReplayPlan plan;
+    private final boolean follow;
+    private final OutputStream out;
+    private final HistoryReader history;
+    private final Subscriptions subscriptions;
+    private final Duration heartbeat;
+    private final long retryMillis;
+    private final ArrayBlockingQueue<Live> live;
+    private final CompletableFuture<Void> done = new CompletableFuture<>();
+    private volatile boolean overflowed;
+    private volatile Thread thread;
+    private long lastSent;
+
+    /**
+     * @param after  the offset the client already has (its Last-Event-ID), or -1
+     * @param follow keep the stream open for live events after the replay
+     */
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, HistoryReader history,
+              Subscriptions subscriptions, DeliverySettings settings) {
+        this.sessionId = sessionId;
+        this.plan = plan;
+        this.lastSent = after;
+        this.follow = follow;
+        this.out = out;
+        this.history = history;
+        this.subscriptions = subscriptions;
+        this.heartbeat = settings.heartbeat();
+        this.retryMillis = settings.retry().toMillis();
+        this.live = new ArrayBlockingQueue<>(settings.clientQueueEvents());
+    }
+
+    /** Starts the stream's thread; the future completes when the stream has ended. */
+    CompletableFuture<Void> start() {
+        thread = Thread.ofVirtual().name("sse-" + sessionId).start(this::run);
+        return done;
+    }
+
+    /** Ends the stream (node shutting down): the client reconnects, to this node or another. */
+    void end() {
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+
+    /** Called by the live tail; never blocks. */
+    void offer(ConsumerRecord<String, byte[]> record, byte[] frame) {
+        if (!live.offer(new Live(record.offset(), frame))) {
+            overflowed = true;
+        }
+    }
+
+    private void run() {
+        try {
+            out.write(SseFrames.retry(retryMillis));
+            out.flush();
+            if (follow) {
+                subscriptions.add(sessionId, this);
+            }
+            replay();
+            if (follow) {
+                followLive();
+            }
+        } catch (IOException e) {
+            log.debug("client of {} went away: {}", sessionId, e.toString());
+        } catch (InterruptedException e) {
+            log.debug("stream of {} ended by the server", sessionId);
+        } catch (RuntimeException e) {
+            log.error("stream of {} failed", sessionId, e);
+        } finally {
+            subscriptions.remove(sessionId, this);
+            done.complete(null);
+        }
+    }
+
+    private void replay() throws IOException, InterruptedException {
+        for (long[] range : plan.ranges()) {
+            copy(range[0], range[1] + 1);
+        }
+        copy(plan.openFrom(), history.end(plan.partition()));
+    }
+
+    private void followLive() throws IOException, InterruptedException {
+        while (true) {
+            if (overflowed) {
+                overflowed = false;
+                live.clear();
+                log.debug("client of {} fell behind; reading from the log from {}", sessionId, lastSent + 1);
+                copy(lastSent + 1, history.end(plan.partition()));
+                continue;
+            }
+            Live next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+            if (next == null) {
+                out.write(SseFrames.HEARTBEAT);
+                out.flush();
+                continue;
+            }
+            int sent = 0;
+            do {
+                send(next.offset(), next.frame());
+            } while (++sent < LIVE_BATCH && (next = live.poll()) != null);
+            out.flush();
+        }
+    }
+
+    /** Copies the session's events in [from, to) from the log to the client. */
+    private void copy(long from, long to) throws IOException, InterruptedException {
+        long position = Math.max(from, lastSent + 1);
+        while (position < to) {
+            HistoryReader.Batch batch = history.read(plan.partition(), sessionId, position, to, HISTORY_BATCH);
+            for (ConsumerRecord<String, byte[]> record : batch.records()) {
+                send(record.offset(), SseFrames.event(record));
+            }
+            out.flush();
+            position = batch.next();
+        }
+    }
+
+    private void send(long offset, byte[] frame) throws IOException {
+        if (offset > lastSent) {
+            out.write(frame);
+            lastSent = offset;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package io.tokenpipe.delivery;
+
+import io.tokenpipe.common.kafka.KafkaSettings;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The node's single live reader of the stream topic: one consumer for all clients, reading every
+ * partition from the moment the node started. An event is framed once and handed to the streams
+ * of its session open on this node; events of sessions nobody here follows are skipped unparsed.
+ */
+final class StreamTail implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(StreamTail.class);
+
+    private final Consumer<String, byte[]> consumer;
+    private final Subscriptions subscriptions;
+    private final String topic;
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile boolean polling;
+
+    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions) {
+        this.topic = topic;
+        this.subscriptions = subscriptions;
+        this.consumer = new KafkaConsumer<>(kafka.consumer(
+                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
+                        ConsumerConfig.CLIENT_ID_CONFIG, "tokenpipe-delivery-tail",
+                        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100),
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
+                new StringDeserializer(), new ByteArrayDeserializer());
+        this.thread = Thread.ofPlatform().name("stream-tail").unstarted(this::run);
+    }
+
+    /** Starts reading at the current end of every partition. */
+    StreamTail start() {
+        List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                .map(PartitionInfo::partition).map(p -> new TopicPartition(topic, p)).toList();
+        consumer.assign(partitions);
+        consumer.seekToEnd(partitions);
+        partitions.forEach(consumer::position); // resolve "the end" now, not at the first poll
+        thread.start();
+        return this;
+    }
+
+    boolean healthy() {
+        return polling;
+    }
+
+    private void run() {
+        try {
+            while (running) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    List<SseStream> streams = subscriptions.of(record.key());
+                    if (streams != null) {
+                        byte[] frame = SseFrames.event(record);
+                        for (SseStream stream : streams) {
+                            stream.offer(record, frame);
+                        }
+                    }
+                }
+                polling = true;
+            }
+        } catch (WakeupException e) {
+            // close()
+        } catch (RuntimeException e) {
+            log.error("live tail of {} failed", topic, e);
+        } finally {
+            polling = false;
+            consumer.close(Duration.ofSeconds(2));
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

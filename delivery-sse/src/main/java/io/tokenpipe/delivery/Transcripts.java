@@ -1,0 +1,194 @@
+package io.tokenpipe.delivery;
+
+import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.event.KafkaRef;
+import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.TokenChunk;
+import io.tokenpipe.common.event.TurnCompleted;
+import io.tokenpipe.common.event.TurnFailed;
+import io.tokenpipe.common.event.TurnResumed;
+import io.tokenpipe.common.event.TurnStarted;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.index.IndexAnswer;
+import io.tokenpipe.index.SessionRecord;
+import io.tokenpipe.index.TurnRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A whole session for auditing: each turn's request, parameters, full answer, outcome and timing,
+ * and every event with its Kafka provenance. Read from the log, through the same replay plan as a
+ * stream, so it shows exactly what a client following the session was sent.
+ */
+final class Transcripts {
+
+    private final Topics topics;
+    private final HistoryReader history;
+
+    Transcripts(Topics topics, HistoryReader history) {
+        this.topics = topics;
+        this.history = history;
+    }
+
+    Map<String, Object> build(IndexAnswer answer, boolean withEvents) throws InterruptedException {
+        SessionRecord session = answer.session();
+        Map<String, TurnTranscript> turns = new LinkedHashMap<>();
+        for (TurnRecord turn : session.turns()) {
+            turns.put(turn.turnId(), new TurnTranscript(turn));
+        }
+        ReplayPlan plan = ReplayPlan.after(answer, -1);
+        List<long[]> reads = new ArrayList<>(plan.ranges());
+        reads.add(new long[]{plan.openFrom(), history.end(plan.partition()) - 1});
+        for (long[] range : reads) {
+            long position = range[0];
+            long to = range[1] + 1;
+            while (position < to) {
+                HistoryReader.Batch batch = history.read(plan.partition(), session.sessionId(), position, to, 5_000);
+                for (ConsumerRecord<String, byte[]> record : batch.records()) {
+                    StreamEvent event = Json.read(record.value(), StreamEvent.class);
+                    turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null))
+                            .add(event, new KafkaRef(record.topic(), record.partition(), record.offset()));
+                }
+                position = batch.next();
+            }
+        }
+
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("session_id", session.sessionId());
+        out.put("created_at", session.createdAt());
+        out.put("metadata", session.metadata());
+        out.put("partition", session.partition());
+        out.put("topics", Map.of("sessions", topics.sessions(), "prompts", topics.prompts(), "stream", topics.stream()));
+        List<Map<String, Object>> turnList = new ArrayList<>();
+        turns.values().forEach(t -> turnList.add(t.render(withEvents)));
+        out.put("turns", turnList);
+        return out;
+    }
+
+    /** One turn, assembled from its index record and its events. */
+    private final class TurnTranscript {
+        private final TurnRecord record;
+        private final List<Map<String, Object>> events = new ArrayList<>();
+        private final StringBuilder answer = new StringBuilder();
+        private final Set<String> workers = new LinkedHashSet<>();
+        private TurnStarted started;
+        private StreamEvent end;
+        private Instant firstToken;
+        private int attempts;
+        private int tokens;
+
+        TurnTranscript(TurnRecord record) {
+            this.record = record;
+        }
+
+        void add(StreamEvent event, KafkaRef ref) {
+            attempts = Math.max(attempts, event.attempt());
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("type", event.type());
+            e.put("index", event.index());
+            e.put("attempt", event.attempt());
+            e.put("produced_at", event.producedAt());
+            switch (event) {
+                case TurnStarted s -> {
+                    started = s;
+                    workers.add(s.workerId());
+                    e.put("worker_id", s.workerId());
+                }
+                case TokenChunk chunk -> {
+                    tokens++;
+                    answer.append(chunk.text());
+                    if (firstToken == null) {
+                        firstToken = chunk.producedAt();
+                    }
+                    e.put("text", chunk.text());
+                }
+                case TurnResumed r -> {
+                    workers.add(r.workerId());
+                    e.put("reason", r.reason());
+                    e.put("worker_id", r.workerId());
+                }
+                case TurnCompleted c -> {
+                    end = c;
+                    e.put("finish_reason", c.finishReason());
+                }
+                case TurnFailed f -> {
+                    end = f;
+                    e.put("error", f.error());
+                }
+            }
+            e.put("kafka", ref);
+            events.add(e);
+        }
+
+        Map<String, Object> render(boolean withEvents) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("turn_id", record != null ? record.turnId() : started != null ? started.turnId() : null);
+            t.put("status", status());
+            if (started != null) {
+                t.put("client_request_id", started.clientRequestId());
+                t.put("model", started.model());
+                t.put("messages", started.messages());
+                t.put("params", started.params());
+                t.put("submitted_at", started.submittedAt());
+                t.put("prompt", started.prompt());
+            } else if (record != null) {
+                t.put("client_request_id", record.clientRequestId());
+                t.put("submitted_at", record.submittedAt());
+                t.put("prompt", new KafkaRef(topics.prompts(), -1, record.promptOffset()));
+            }
+            t.put("answer", answer.toString());
+            t.put("token_chunks", tokens);
+            if (end instanceof TurnCompleted c) {
+                t.put("finish_reason", c.finishReason());
+                t.put("usage", c.usage());
+            } else if (end instanceof TurnFailed f) {
+                t.put("error", f.error());
+            }
+            t.put("attempts", attempts);
+            t.put("workers", workers);
+            Map<String, Object> timing = new LinkedHashMap<>();
+            if (started != null) {
+                timing.put("started_at", started.producedAt());
+                timing.put("queued_ms", millis(started.submittedAt(), started.producedAt()));
+                if (firstToken != null) {
+                    timing.put("first_token_at", firstToken);
+                    timing.put("time_to_first_token_ms", millis(started.submittedAt(), firstToken));
+                }
+                if (end != null) {
+                    timing.put("ended_at", end.producedAt());
+                    timing.put("duration_ms", millis(started.producedAt(), end.producedAt()));
+                }
+            }
+            t.put("timing", timing);
+            if (withEvents) {
+                t.put("events", events);
+            }
+            return t;
+        }
+
+        private String status() {
+            if (end instanceof TurnCompleted) {
+                return "completed";
+            }
+            if (end instanceof TurnFailed) {
+                return "failed";
+            }
+            if (started != null) {
+                return "running";
+            }
+            return record != null ? record.status().json() : "unknown";
+        }
+
+        private static Long millis(Instant from, Instant to) {
+            return from == null || to == null ? null : Duration.between(from, to).toMillis();
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package io.tokenpipe.standalone;
+
+import io.javalin.Javalin;
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.http.Cors;
+import io.tokenpipe.common.http.Health;
+import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.TopicBootstrap;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.delivery.DeliveryApi;
+import io.tokenpipe.delivery.DeliverySettings;
+import io.tokenpipe.delivery.WebPage;
+import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.index.IndexSettings;
+import io.tokenpipe.index.SessionIndex;
+import io.tokenpipe.ingest.IngestApi;
+import io.tokenpipe.ingest.IngestService;
+import io.tokenpipe.ingest.IngestSettings;
+import io.tokenpipe.kafka.embedded.EmbeddedKafkaBroker;
+import io.tokenpipe.worker.WorkerService;
+import io.tokenpipe.worker.WorkerSettings;
+import io.tokenpipe.worker.kafka.PromptConsumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.Producer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The whole stack in one JVM: an embedded KRaft broker (unless KAFKA_BOOTSTRAP_SERVERS points at
+ * one), ingest-api, an inference worker and delivery-sse, with the web page, all on one HTTP port.
+ * The pieces are the same classes the separate services run; only the wiring differs.
+ */
+public final class Standalone implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Standalone.class);
+
+    private final Deque<AutoCloseable> closeInReverse;
+    private final Javalin http;
+    private final String bootstrapServers;
+    private final PromptConsumer worker;
+
+    private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, PromptConsumer worker) {
+        this.closeInReverse = closeInReverse;
+        this.http = http;
+        this.bootstrapServers = bootstrapServers;
+        this.worker = worker;
+    }
+
+    public static void main(String[] args) {
+        Standalone stack = start(Env.system());
+        Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
+        log.info("tokenpipe is up: open http://localhost:{}/ (Kafka at {})", stack.port(), stack.bootstrapServers());
+    }
+
+    public static Standalone start(Env env) {
+        long began = System.nanoTime();
+        StandaloneSettings settings = StandaloneSettings.from(env);
+        Deque<AutoCloseable> resources = new ArrayDeque<>();
+        try {
+            Map<String, String> derived = new LinkedHashMap<>();
+            if (!settings.externalKafka()) {
+                EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(settings.dataDir().resolve("kafka"),
+                        settings.embeddedKafkaPort());
+                resources.push(broker);
+                derived.put(KafkaSettings.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
+            }
+            if (!env.isSet(IndexSettings.STATE_DIR)) {
+                derived.put(IndexSettings.STATE_DIR.name(), settings.dataDir().resolve("state").toString());
+            }
+            Env effective = env.with(derived);
+
+            KafkaSettings kafka = KafkaSettings.from(effective);
+            Topics topics = Topics.from(effective);
+            int partitions;
+            try (Admin admin = Admin.create(kafka.admin())) {
+                partitions = TopicBootstrap.ensure(admin, topics);
+            }
+
+            SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(effective));
+            resources.push(index);
+            IngestSettings ingestSettings = IngestSettings.from(effective);
+            Producer<String, byte[]> producer = IngestService.createProducer(kafka);
+            resources.push(() -> producer.close(Duration.ofSeconds(5)));
+            IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, Clock.systemUTC());
+            DeliverySettings deliverySettings = DeliverySettings.from(effective);
+            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index).start();
+            resources.push(delivery);
+
+            Javalin http = Javalin.create(config -> {
+                HttpDefaults.apply(config);
+                config.http.maxRequestSize = ingestSettings.maxRequestBytes();
+                Cors.apply(config, ingestSettings.corsOrigins());
+                ingest.register(config.routes);
+                delivery.register(config.routes);
+                IndexRoutes.register(config.routes, index);
+                WebPage.register(config, "");
+                Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
+                checks.put("session_index", index::running);
+                checks.put("stream_tail", delivery::healthy);
+                Health.register(config.routes, checks);
+            }).start(settings.httpPort());
+            resources.push(http::stop); // stopping it drops every stream: clients reconnect with Last-Event-ID
+            index.start(http.port());
+
+            PromptConsumer worker = WorkerService.startConsumer(kafka, topics, WorkerSettings.from(effective),
+                    WorkerService.models(effective));
+            resources.push(worker);
+            index.awaitRunning(Duration.ofSeconds(60));
+            log.info("tokenpipe started in {} ms", (System.nanoTime() - began) / 1_000_000);
+            return new Standalone(resources, http, kafka.bootstrapServers(), worker);
+        } catch (RuntimeException e) {
+            closeAll(resources);
+            throw e;
+        }
+    }
+
+    public int port() {
+        return http.port();
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public PromptConsumer worker() {
+        return worker;
+    }
+
+    @Override
+    public void close() {
+        closeAll(closeInReverse);
+    }
+
+    private static void closeAll(Deque<AutoCloseable> resources) {
+        while (!resources.isEmpty()) {
+            AutoCloseable resource = resources.pop();
+            try {
+                resource.close();
+            } catch (Exception e) {
+                log.warn("error while stopping: {}", e.toString());
+            }
+        }
+    }
+}
