@@ -178,10 +178,18 @@ public final class DeliveryApi implements AutoCloseable {
         return Long.parseLong(value.trim());
     }
 
+    /**
+     * Ends every open stream; clients reconnect with their Last-Event-ID and continue where they were
+     * (on this node or, behind a load balancer, another). For draining a node before maintenance.
+     */
+    public void endStreams() {
+        streams.forEach(SseStream::end);
+    }
+
     /** Ends every open stream so that clients reconnect (to another node), and stops reading. */
     @Override
     public void close() {
-        streams.forEach(SseStream::end);
+        endStreams();
         tail.close();
         history.close();
     }

@@ -2,6 +2,7 @@ package io.tokenpipe.delivery;
 
 import io.javalin.Javalin;
 import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
@@ -16,6 +17,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.stream.Stream;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 
@@ -23,6 +26,10 @@ import java.util.function.BooleanSupplier;
 public final class DeliveryService implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeliveryService.class);
+
+    /** Every environment variable delivery-sse reads. */
+    public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
+            DeliverySettings.SETTINGS, IndexSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;

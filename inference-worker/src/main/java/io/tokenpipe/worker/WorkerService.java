@@ -2,6 +2,7 @@ package io.tokenpipe.worker;
 
 import io.javalin.Javalin;
 import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
 import io.tokenpipe.common.kafka.KafkaSettings;
@@ -17,12 +18,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /** An inference worker as its own process: configuration from the environment, wired by hand. */
 public final class WorkerService implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(WorkerService.class);
+
+    /** Every environment variable an inference worker reads. */
+    public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
+            WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final PromptConsumer consumer;
     private final Javalin http;

@@ -2,6 +2,7 @@ package io.tokenpipe.ingest;
 
 import io.javalin.Javalin;
 import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
@@ -22,12 +23,18 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /** ingest-api as its own process: configuration from the environment, wired by hand. */
 public final class IngestService implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(IngestService.class);
+
+    /** Every environment variable ingest-api reads. */
+    public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
+            IngestSettings.SETTINGS, IndexSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final SessionIndex index;

@@ -2,6 +2,7 @@ package io.tokenpipe.standalone;
 
 import io.javalin.Javalin;
 import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
@@ -9,6 +10,7 @@ import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.delivery.DeliveryApi;
+import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
 import io.tokenpipe.delivery.WebPage;
 import io.tokenpipe.index.IndexRoutes;
@@ -31,6 +33,8 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.stream.Stream;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 
@@ -43,16 +47,23 @@ public final class Standalone implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Standalone.class);
 
+    /** Every environment variable the embedded launcher reads: its own and every service's. */
+    public static final List<Setting> SETTINGS = Stream.of(StandaloneSettings.SETTINGS, IngestService.SETTINGS,
+            WorkerService.SETTINGS, DeliveryService.SETTINGS).flatMap(List::stream).distinct().toList();
+
     private final Deque<AutoCloseable> closeInReverse;
     private final Javalin http;
     private final String bootstrapServers;
     private final PromptConsumer worker;
+    private final DeliveryApi delivery;
 
-    private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, PromptConsumer worker) {
+    private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, PromptConsumer worker,
+                       DeliveryApi delivery) {
         this.closeInReverse = closeInReverse;
         this.http = http;
         this.bootstrapServers = bootstrapServers;
         this.worker = worker;
+        this.delivery = delivery;
     }
 
     public static void main(String[] args) {
@@ -116,7 +127,7 @@ public final class Standalone implements AutoCloseable {
             resources.push(worker);
             index.awaitRunning(Duration.ofSeconds(60));
             log.info("tokenpipe started in {} ms", (System.nanoTime() - began) / 1_000_000);
-            return new Standalone(resources, http, kafka.bootstrapServers(), worker);
+            return new Standalone(resources, http, kafka.bootstrapServers(), worker, delivery);
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
@@ -133,6 +144,16 @@ public final class Standalone implements AutoCloseable {
 
     public PromptConsumer worker() {
         return worker;
+    }
+
+    /** Ends every open event stream; clients reconnect and resume (see {@link DeliveryApi#endStreams()}). */
+    public void endStreams() {
+        delivery.endStreams();
+    }
+
+    /** Event streams open right now. */
+    public int deliveryStreams() {
+        return delivery.openStreams();
     }
 
     @Override

@@ -1,0 +1,113 @@
+package io.tokenpipe.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tokenpipe.common.event.Json;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+
+/** A plain HTTP client for tokenpipe's JSON API, over a real socket. */
+public final class ApiClient {
+
+    /** A response: status, headers, and the body parsed as JSON when it is JSON. */
+    public record Response(int status, JsonNode json, String body, java.net.http.HttpHeaders headers) {
+
+        public String header(String name) {
+            return headers.firstValue(name).orElse(null);
+        }
+
+        /** The error code of a JSON error body. */
+        public String errorCode() {
+            return json == null ? null : json.path("error").path("code").asText(null);
+        }
+    }
+
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
+
+    private final String base;
+
+    public ApiClient(String base) {
+        this.base = base;
+    }
+
+    public ApiClient(int port) {
+        this("http://localhost:" + port);
+    }
+
+    public String base() {
+        return base;
+    }
+
+    public URI uri(String path) {
+        return URI.create(base + path);
+    }
+
+    /** Creates a session and returns its id. */
+    public String createSession() {
+        Response response = post("/v1/sessions", "", Map.of());
+        if (response.status() != 201) {
+            throw new AssertionError("session not created: " + response.status() + " " + response.body());
+        }
+        return response.json().get("session_id").asText();
+    }
+
+    /** Submits a turn; returns the response (202 on success). */
+    public Response submitTurn(String sessionId, String jsonBody, String idempotencyKey) {
+        Map<String, String> headers = new java.util.HashMap<>();
+        headers.put("Content-Type", "application/json");
+        if (idempotencyKey != null) {
+            headers.put("Idempotency-Key", idempotencyKey);
+        }
+        return post("/v1/sessions/" + sessionId + "/turns", jsonBody, headers);
+    }
+
+    /** Submits a turn and returns its id, failing unless it is accepted. */
+    public String submitPrompt(String sessionId, String jsonBody) {
+        Response response = submitTurn(sessionId, jsonBody, null);
+        if (response.status() != 202) {
+            throw new AssertionError("turn not accepted: " + response.status() + " " + response.body());
+        }
+        return response.json().get("turn_id").asText();
+    }
+
+    public Response post(String path, String body, Map<String, String> headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofString(body));
+        headers.forEach(request::header);
+        return send(request.build());
+    }
+
+    public Response get(String path, Map<String, String> headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).GET();
+        headers.forEach(request::header);
+        return send(request.build());
+    }
+
+    public Response get(String path) {
+        return get(path, Map.of());
+    }
+
+    private static Response send(HttpRequest request) {
+        try {
+            HttpResponse<String> response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+            JsonNode json = null;
+            if (response.headers().firstValue("Content-Type").orElse("").contains("json") && !response.body().isEmpty()) {
+                json = Json.MAPPER.readTree(response.body());
+            }
+            return new Response(response.statusCode(), json, response.body(), response.headers());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}
