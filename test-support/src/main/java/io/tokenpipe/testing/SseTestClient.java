@@ -42,7 +42,13 @@ public final class SseTestClient implements AutoCloseable {
 
     private SseTestClient(HttpResponse<InputStream> response) {
         this.response = response;
-        this.reader = Thread.ofVirtual().name("sse-test-reader").start(this::readLoop);
+        // An error response is not a stream: leave its body to body().
+        this.reader = response.statusCode() == 200
+                ? Thread.ofVirtual().name("sse-test-reader").start(this::readLoop)
+                : null;
+        if (reader == null) {
+            ended = true;
+        }
     }
 
     /** Opens the stream; returns once the response status and headers have arrived. */
@@ -143,7 +149,9 @@ public final class SseTestClient implements AutoCloseable {
         } catch (IOException e) {
             // closing is all we wanted
         }
-        reader.interrupt();
+        if (reader != null) {
+            reader.interrupt();
+        }
     }
 
     private void readLoop() {
