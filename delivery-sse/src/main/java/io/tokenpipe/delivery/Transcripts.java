@@ -114,6 +114,11 @@ final class Transcripts {
                     workers.add(r.workerId());
                     e.put("reason", r.reason());
                     e.put("worker_id", r.workerId());
+                    e.put("restart", r.restart());
+                    if (r.restart()) {
+                        answer.setLength(0); // the answer started over; the events keep the discarded text
+                        tokens = 0;
+                    }
                 }
                 case TurnCompleted c -> {
                     end = c;

@@ -8,10 +8,12 @@ import io.tokenpipe.common.http.HttpDefaults;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.worker.kafka.CancelListener;
 import io.tokenpipe.worker.kafka.PromptConsumer;
 import io.tokenpipe.worker.model.ModelRegistry;
 import io.tokenpipe.worker.model.SyntheticModel;
 import io.tokenpipe.worker.model.SyntheticSettings;
+import io.tokenpipe.worker.turn.Cancellations;
 import io.tokenpipe.worker.turn.TurnRunner;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
@@ -31,12 +33,33 @@ public final class WorkerService implements AutoCloseable {
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
             WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS).flatMap(List::stream).toList();
 
-    private final PromptConsumer consumer;
+    private final Worker worker;
     private final Javalin http;
 
-    private WorkerService(PromptConsumer consumer, Javalin http) {
-        this.consumer = consumer;
+    private WorkerService(Worker worker, Javalin http) {
+        this.worker = worker;
         this.http = http;
+    }
+
+    /** A running worker without its HTTP port: the prompt consumer and the cancellation listener. */
+    public record Worker(PromptConsumer consumer, CancelListener cancels) implements AutoCloseable {
+
+        public boolean healthy() {
+            return consumer.healthy();
+        }
+
+        /** Graceful: running turns get the shutdown grace, the rest are handed over. */
+        @Override
+        public void close() {
+            consumer.close();
+            cancels.close();
+        }
+
+        /** Stops like a killed process would (no hand-over); for fail-over tests. */
+        public void halt() {
+            consumer.halt();
+            cancels.close();
+        }
     }
 
     public static void main(String[] args) {
@@ -51,20 +74,21 @@ public final class WorkerService implements AutoCloseable {
         try (Admin admin = Admin.create(kafka.admin())) {
             TopicBootstrap.ensure(admin, topics);
         }
-        PromptConsumer consumer = startConsumer(kafka, topics, settings, models(env));
+        Worker worker = startWorker(kafka, topics, settings, models(env));
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
-            Health.register(config.routes, Map.of("prompt_consumer", consumer::healthy));
+            Health.register(config.routes, Map.of("prompt_consumer", worker::healthy));
         }).start(settings.httpPort());
         log.info("inference worker {} started; health on port {}", settings.workerId(), http.port());
-        return new WorkerService(consumer, http);
+        return new WorkerService(worker, http);
     }
 
     /** The worker without its HTTP port: what the embedded launcher runs. */
-    public static PromptConsumer startConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings,
-                                               ModelRegistry models) {
-        TurnRunner runner = new TurnRunner(models, settings.workerId(), Clock.systemUTC());
-        return new PromptConsumer(kafka, topics, settings, runner).start();
+    public static Worker startWorker(KafkaSettings kafka, Topics topics, WorkerSettings settings, ModelRegistry models) {
+        Cancellations cancellations = new Cancellations();
+        CancelListener cancels = new CancelListener(kafka, topics.control(), cancellations).start();
+        TurnRunner runner = new TurnRunner(models, settings.workerId(), Clock.systemUTC(), settings.upstreamResumes());
+        return new Worker(new PromptConsumer(kafka, topics, settings, runner, cancellations).start(), cancels);
     }
 
     /** The models a worker serves: the synthetic generator always; OpenAI-compatible backends when configured. */
@@ -73,7 +97,7 @@ public final class WorkerService implements AutoCloseable {
     }
 
     public PromptConsumer consumer() {
-        return consumer;
+        return worker.consumer();
     }
 
     public int port() {
@@ -82,13 +106,13 @@ public final class WorkerService implements AutoCloseable {
 
     @Override
     public void close() {
-        consumer.close();
+        worker.close();
         http.stop();
     }
 
     /** Stops like a killed process would (no hand-over); for fail-over tests. */
     public void halt() {
-        consumer.halt();
+        worker.halt();
         http.stop();
     }
 }

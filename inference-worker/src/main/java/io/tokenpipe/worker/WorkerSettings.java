@@ -16,7 +16,8 @@ public record WorkerSettings(
         int maxInflightTurns,
         Duration sessionTimeout,
         Duration transactionTimeout,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        int upstreamResumes) {
 
     public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
             "HTTP port of an inference worker (health only).");
@@ -35,8 +36,11 @@ public record WorkerSettings(
     public static final Setting SHUTDOWN_GRACE_MS = Setting.of("WORKER_SHUTDOWN_GRACE_MS", "10000",
             "On SIGTERM, how long running turns may take to finish before they are handed over unfinished to another worker.");
 
+    public static final Setting UPSTREAM_RESUMES = Setting.of("WORKER_UPSTREAM_RESUMES", "2",
+            "How many times a turn is continued after its model server failed mid-answer, before it ends with turn.failed.");
+
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
-            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS);
+            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES);
 
     public static WorkerSettings from(Env env) {
         String workerId = env.string(WORKER_ID);
@@ -45,7 +49,8 @@ public record WorkerSettings(
         }
         return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
                 env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
-                env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS));
+                env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS),
+                env.integer(UPSTREAM_RESUMES));
     }
 
     private static String hostName() {

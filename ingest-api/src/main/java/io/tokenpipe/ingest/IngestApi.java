@@ -7,6 +7,7 @@ import io.javalin.http.Context;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
+import io.tokenpipe.common.event.TurnCancelRequested;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.kafka.Topics;
@@ -59,6 +60,7 @@ public final class IngestApi {
         routes.get("/v1/sessions/{sessionId}", this::getSession);
         routes.post("/v1/sessions/{sessionId}/turns", this::submitTurn);
         routes.get("/v1/sessions/{sessionId}/turns/{turnId}", this::getTurn);
+        routes.post("/v1/sessions/{sessionId}/turns/{turnId}/cancel", this::cancelTurn);
     }
 
     private void createSession(Context ctx) {
@@ -126,6 +128,24 @@ public final class IngestApi {
         TurnRecord turn = session.turn(turnId).orElseThrow(() ->
                 ApiException.notFound("turn_not_found", "session " + session.sessionId() + " has no turn " + turnId));
         ctx.json(turn);
+    }
+
+    /**
+     * Asks the worker running (or about to run) the turn to stop. The turn then ends with
+     * finish_reason "cancelled"; the text streamed so far stays. Cancelling twice is harmless.
+     */
+    private void cancelTurn(Context ctx) {
+        SessionRecord session = existingSession(sessionId(ctx));
+        String turnId = ctx.pathParam("turnId");
+        TurnRecord turn = session.turn(turnId).orElseThrow(() ->
+                ApiException.notFound("turn_not_found", "session " + session.sessionId() + " has no turn " + turnId));
+        if (turn.finished()) {
+            throw new ApiException(409, "turn_finished", "turn " + turnId + " already ended (" + turn.status().json()
+                    + (turn.finishReason() == null ? "" : ", " + turn.finishReason()) + ")");
+        }
+        writer.write(topics.control(), session.sessionId(), TurnCancelRequested.TYPE,
+                new TurnCancelRequested(TurnCancelRequested.VERSION, session.sessionId(), turnId, clock.instant()));
+        ctx.status(202).json(Map.of("session_id", session.sessionId(), "turn_id", turnId, "status", "cancelling"));
     }
 
     private SessionRecord existingSession(String sessionId) {

@@ -22,7 +22,7 @@ public record IndexSettings(
 
     public static final Setting APPLICATION_ID = Setting.of("INDEX_APPLICATION_ID", "tokenpipe-session-index",
             "Kafka Streams application id of the session index; every ingest-api and delivery-sse node of one deployment shares it.");
-    public static final Setting STATE_DIR = Setting.of("STATE_DIR", "/tmp/tokenpipe-state",
+    public static final Setting STATE_DIR = Setting.of("STATE_DIR", "tokenpipe-state",
             "Directory for the session index's local state (RocksDB); keep it on a volume to restart quickly.");
     public static final Setting ADVERTISED_HOST = Setting.of("ADVERTISED_HOST", "localhost",
             "Host name under which other nodes reach this node's HTTP port (for index lookups). In containers, the container's host name.");

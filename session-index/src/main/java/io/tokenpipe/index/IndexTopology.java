@@ -3,7 +3,9 @@ package io.tokenpipe.index;
 import io.tokenpipe.common.event.JsonSerde;
 import io.tokenpipe.common.kafka.Topics;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyConfig;
 import org.apache.kafka.streams.state.Stores;
 
 /**
@@ -19,8 +21,8 @@ public final class IndexTopology {
     private IndexTopology() {
     }
 
-    static Topology build(Topics topics, IndexProgress progress) {
-        Topology topology = new Topology();
+    static Topology build(Topics topics, IndexProgress progress, StreamsConfig config) {
+        Topology topology = new Topology(new TopologyConfig(config));
         topology.addSource("sessions-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.sessions());
         topology.addSource("prompts-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.prompts());
         topology.addSource("stream-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.stream());

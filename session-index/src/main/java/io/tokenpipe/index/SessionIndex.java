@@ -75,7 +75,8 @@ public final class SessionIndex implements AutoCloseable {
         }
         self = new HostInfo(settings.advertisedHost(), httpPort);
         admin = Admin.create(kafka.admin());
-        KafkaStreams created = new KafkaStreams(IndexTopology.build(topics, progress), new StreamsConfig(streamsConfig(httpPort)));
+        StreamsConfig config = new StreamsConfig(streamsConfig(httpPort));
+        KafkaStreams created = new KafkaStreams(IndexTopology.build(topics, progress, config), config);
         created.setUncaughtExceptionHandler(e -> {
             log.error("session index thread failed; replacing it", e);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -230,7 +231,7 @@ public final class SessionIndex implements AutoCloseable {
         config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
         config.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, settings.standbyReplicas());
         config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
-        config.put("processing.exception.handler.global.enabled", true);
+        config.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         // Workers write the stream topic in transactions: never index an aborted (zombie) write.
         config.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
         config.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG),

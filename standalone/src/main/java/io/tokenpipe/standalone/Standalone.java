@@ -22,7 +22,6 @@ import io.tokenpipe.ingest.IngestSettings;
 import io.tokenpipe.kafka.embedded.EmbeddedKafkaBroker;
 import io.tokenpipe.worker.WorkerService;
 import io.tokenpipe.worker.WorkerSettings;
-import io.tokenpipe.worker.kafka.PromptConsumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
@@ -54,10 +53,10 @@ public final class Standalone implements AutoCloseable {
     private final Deque<AutoCloseable> closeInReverse;
     private final Javalin http;
     private final String bootstrapServers;
-    private final PromptConsumer worker;
+    private final WorkerService.Worker worker;
     private final DeliveryApi delivery;
 
-    private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, PromptConsumer worker,
+    private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, WorkerService.Worker worker,
                        DeliveryApi delivery) {
         this.closeInReverse = closeInReverse;
         this.http = http;
@@ -122,7 +121,7 @@ public final class Standalone implements AutoCloseable {
             resources.push(http::stop); // stopping it drops every stream: clients reconnect with Last-Event-ID
             index.start(http.port());
 
-            PromptConsumer worker = WorkerService.startConsumer(kafka, topics, WorkerSettings.from(effective),
+            WorkerService.Worker worker = WorkerService.startWorker(kafka, topics, WorkerSettings.from(effective),
                     WorkerService.models(effective));
             resources.push(worker);
             index.awaitRunning(Duration.ofSeconds(60));
@@ -142,7 +141,7 @@ public final class Standalone implements AutoCloseable {
         return bootstrapServers;
     }
 
-    public PromptConsumer worker() {
+    public WorkerService.Worker worker() {
         return worker;
     }
 

@@ -4,12 +4,14 @@ import java.time.Instant;
 
 /**
  * Generation of a turn continues under a new attempt after the previous one stopped part-way
- * (its worker died or its upstream connection broke). Events before this one stay valid: the
- * new attempt continues after the last published chunk, so no text is repeated.
+ * (its worker died or its upstream connection broke).
  *
- * @param reason         why: {@code worker_takeover} or {@code upstream_retry}
- * @param workerId       the worker now generating the turn
- * @param publishedText  length in characters of the answer text already published before this event
+ * @param reason        why: {@code worker_takeover} or {@code upstream_retry}
+ * @param workerId      the worker now generating the turn
+ * @param publishedText length in characters of the answer text published before this event
+ * @param restart       {@code false}: the text so far stays and the new attempt continues after it,
+ *                      repeating nothing. {@code true}: the backend cannot continue a partial answer,
+ *                      so the answer starts over: clients discard the turn's text received so far.
  */
 public record TurnResumed(
         int v,
@@ -20,7 +22,8 @@ public record TurnResumed(
         Instant producedAt,
         String reason,
         String workerId,
-        int publishedText) implements StreamEvent {
+        int publishedText,
+        boolean restart) implements StreamEvent {
 
     public static final String TYPE = "turn.resumed";
     public static final String REASON_WORKER_TAKEOVER = "worker_takeover";

@@ -77,7 +77,11 @@ public final class TopicBootstrap {
                         TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.promptsRetention().toMillis()))),
                 new NewTopic(topics.stream(), partitions, rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
-                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.streamRetention().toMillis()))));
+                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.streamRetention().toMillis()))),
+                // Cancellations matter for seconds; a day is plenty.
+                new NewTopic(topics.control(), Optional.of(1), rf).configs(Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(java.time.Duration.ofDays(1).toMillis()))));
     }
 
     private static int checkCoPartitioned(Map<String, TopicDescription> descriptions) {

@@ -7,9 +7,10 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The three topics and how they are created. All three are keyed by session id and must have the
- * same partition count: a session then lives on the same partition number in each, which the
- * session index relies on (it reads the three as one co-partitioned input).
+ * The topics and how they are created. Sessions, prompts and stream are keyed by session id and must
+ * have the same partition count: a session then lives on the same partition number in each, which
+ * the session index relies on (it reads the three as one co-partitioned input). The control topic
+ * carries rare requests every worker reads in full; its layout does not matter.
  *
  * @param replicationFactor {@code -1} leaves it to the broker's {@code default.replication.factor}
  */
@@ -17,6 +18,7 @@ public record Topics(
         String sessions,
         String prompts,
         String stream,
+        String control,
         int partitions,
         short replicationFactor,
         Duration promptsRetention,
@@ -28,6 +30,8 @@ public record Topics(
             "Topic of submitted prompts (turns), consumed by inference workers.");
     public static final Setting STREAM = Setting.of("TOPIC_STREAM", "tokenpipe.stream",
             "Topic of turn events (started, token chunks, completed, failed) that clients stream.");
+    public static final Setting CONTROL = Setting.of("TOPIC_CONTROL", "tokenpipe.control",
+            "Topic of control requests (turn cancellations), read in full by every worker.");
     public static final Setting PARTITIONS = Setting.of("TOPIC_PARTITIONS", "6",
             "Partitions of each topic when tokenpipe creates it. Fixed for the topic's life: a session's partition is hash(session id) mod this count.");
     public static final Setting REPLICATION_FACTOR = Setting.of("TOPIC_REPLICATION_FACTOR", "-1",
@@ -37,7 +41,7 @@ public record Topics(
     public static final Setting STREAM_RETENTION_MS = Setting.of("TOPIC_STREAM_RETENTION_MS", "604800000",
             "Retention of the stream topic (default 7 days): how long sessions can be resumed and replayed.");
 
-    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, PARTITIONS, REPLICATION_FACTOR,
+    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, CONTROL, PARTITIONS, REPLICATION_FACTOR,
             PROMPTS_RETENTION_MS, STREAM_RETENTION_MS);
 
     public static Topics from(Env env) {
@@ -46,7 +50,7 @@ public record Topics(
             throw new io.tokenpipe.common.config.ConfigException(
                     REPLICATION_FACTOR.name() + " must be -1 or a positive number, got " + rf);
         }
-        return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM),
+        return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(CONTROL),
                 env.positiveInteger(PARTITIONS), (short) rf,
                 env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS));
     }
@@ -57,14 +61,15 @@ public record Topics(
 
     /** The same topics under other names: lets tests run isolated from each other on one broker. */
     public Topics withPrefix(String prefix) {
-        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, partitions, replicationFactor,
-                promptsRetention, streamRetention);
+        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + control, partitions,
+                replicationFactor, promptsRetention, streamRetention);
     }
 
     public Topics withPartitions(int count) {
-        return new Topics(sessions, prompts, stream, count, replicationFactor, promptsRetention, streamRetention);
+        return new Topics(sessions, prompts, stream, control, count, replicationFactor, promptsRetention, streamRetention);
     }
 
+    /** The three co-partitioned topics of sessions, prompts and turn events. */
     public List<String> all() {
         return List.of(sessions, prompts, stream);
     }

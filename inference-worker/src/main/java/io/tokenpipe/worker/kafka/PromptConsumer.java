@@ -6,6 +6,7 @@ import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.worker.WorkerSettings;
+import io.tokenpipe.worker.turn.Cancellations;
 import io.tokenpipe.worker.turn.TurnJob;
 import io.tokenpipe.worker.turn.TurnRunner;
 import org.apache.kafka.clients.consumer.CloseOptions;
@@ -86,11 +87,12 @@ public final class PromptConsumer implements AutoCloseable {
         }
     }
 
-    public PromptConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings, TurnRunner runner) {
+    public PromptConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings, TurnRunner runner,
+                          Cancellations cancellations) {
         this.kafka = kafka;
         this.topics = topics;
         this.settings = settings;
-        this.lanes = new SessionLanes(runner, inflight);
+        this.lanes = new SessionLanes(runner, cancellations, inflight);
         this.group = new ConsumerGroupMetadata(settings.groupId());
         this.consumer = new KafkaConsumer<>(kafka.consumer(
                 Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.min(500, settings.maxInflightTurns()),

@@ -1,5 +1,7 @@
 package io.tokenpipe.worker.kafka;
 
+import io.tokenpipe.worker.turn.Cancellations;
+import io.tokenpipe.worker.turn.TurnHandle;
 import io.tokenpipe.worker.turn.TurnJob;
 import io.tokenpipe.worker.turn.TurnRunner;
 import org.apache.kafka.common.TopicPartition;
@@ -33,12 +35,14 @@ final class SessionLanes {
     }
 
     private final TurnRunner runner;
+    private final Cancellations cancellations;
     private final AtomicInteger inflight;
     private final Map<String, Lane> lanes = new HashMap<>();
 
     /** @param inflight counts turns accepted and not yet over; decremented here as they end */
-    SessionLanes(TurnRunner runner, AtomicInteger inflight) {
+    SessionLanes(TurnRunner runner, Cancellations cancellations, AtomicInteger inflight) {
         this.runner = runner;
+        this.cancellations = cancellations;
         this.inflight = inflight;
     }
 
@@ -90,14 +94,16 @@ final class SessionLanes {
                     return;
                 }
             }
+            TurnHandle handle = cancellations.begin(job.prompt().turnId());
             try {
-                runner.run(job);
+                runner.run(job, handle);
             } catch (InterruptedException | WriterClosedException e) {
                 log.info("turn {} of session {} handed over unfinished", job.prompt().turnId(), sessionId);
                 return;
             } catch (RuntimeException e) {
                 log.error("turn {} of session {} failed", job.prompt().turnId(), sessionId, e);
             } finally {
+                cancellations.end(job.prompt().turnId(), handle);
                 inflight.decrementAndGet();
             }
         }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TokenChunk;
+import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -148,6 +149,10 @@ public final class StreamRecovery {
         }
         turn.lastIndex = Math.max(turn.lastIndex, event.index());
         turn.attempt = Math.max(turn.attempt, event.attempt());
+        if (event instanceof TurnResumed resumed && resumed.restart()) {
+            turn.tokens = 0;
+            turn.text.setLength(0); // the answer started over
+        }
         if (event instanceof TokenChunk chunk) {
             turn.tokens++;
             turn.text.append(chunk.text());

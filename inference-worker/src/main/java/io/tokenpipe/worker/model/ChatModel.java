@@ -18,4 +18,12 @@ public interface ChatModel {
      * @throws InterruptedException the turn was cancelled or the worker is stopping: stop at once
      */
     ModelResult generate(ChatRequest request, TokenSink sink) throws ModelException, InterruptedException;
+
+    /**
+     * Whether this model, for {@code model}, continues a partial answer given as
+     * {@link ChatRequest#continuation()} (rather than answering from the start again).
+     */
+    default boolean continuesAnswers(String model) {
+        return true;
+    }
 }

@@ -24,8 +24,9 @@ import java.util.Optional;
 /**
  * Answers one prompt: announces the turn, streams the model's text through the stop-sequence filter
  * and the max-tokens limit (the same for every backend), and ends the turn with exactly one final
- * event. If the worker is stopping, the turn ends without a final event and is continued by the
- * partition's next owner.
+ * event. When the model's connection breaks mid-answer it continues the answer under a new attempt
+ * ({@code turn.resumed}). When the worker is stopping, the turn ends without a final event and is
+ * continued by the partition's next owner.
  */
 public final class TurnRunner {
 
@@ -34,96 +35,147 @@ public final class TurnRunner {
     private final ModelRegistry models;
     private final String workerId;
     private final Clock clock;
+    private final int upstreamResumes;
 
-    public TurnRunner(ModelRegistry models, String workerId, Clock clock) {
+    /** @param upstreamResumes how many times a turn may be continued after its model failed mid-answer */
+    public TurnRunner(ModelRegistry models, String workerId, Clock clock, int upstreamResumes) {
         this.models = models;
         this.workerId = workerId;
         this.clock = clock;
+        this.upstreamResumes = upstreamResumes;
     }
 
     /**
      * @throws InterruptedException the worker is handing the turn over: nothing more was written
      */
-    public void run(TurnJob job) throws InterruptedException {
+    public void run(TurnJob job, TurnHandle handle) throws InterruptedException {
         Turn turn = new Turn(job);
-        turn.begin();
-        Optional<ChatModel> model = models.find(job.prompt().model());
-        if (model.isEmpty()) {
-            turn.fail("unknown_model", "model '" + job.prompt().model() + "' is not served by this worker; it serves "
-                    + models.names());
-            return;
-        }
         PromptSubmitted prompt = job.prompt();
-        Integer maxTokens = prompt.params().maxTokens();
-        StopSequenceFilter filter = new StopSequenceFilter(prompt.params().stop(), text -> {
-            turn.token(text);
-            return maxTokens == null || turn.tokens < maxTokens;
-        });
-        ChatRequest request = new ChatRequest(prompt.model(), prompt.messages(), prompt.params(), turn.publishedText());
-        ModelResult result;
+        Optional<ChatModel> model = models.find(prompt.model());
+        boolean continues = model.map(m -> m.continuesAnswers(prompt.model())).orElse(true);
         try {
-            result = model.get().generate(request, filter);
-        } catch (ModelException e) {
-            turn.fail(e.code(), e.getMessage());
-            return;
-        } catch (WriterClosedException e) {
-            throw e; // handed over or fenced: the turn is no longer ours to end
-        } catch (RuntimeException e) {
-            log.error("model {} failed on turn {}", prompt.model(), prompt.turnId(), e);
-            turn.fail("internal_error", "the model backend failed unexpectedly");
-            return;
+            turn.begin(continues);
+            if (handle.cancelled()) {
+                throw new InterruptedException("cancelled before it started");
+            }
+            if (model.isEmpty()) {
+                turn.fail("unknown_model", "model '" + prompt.model() + "' is not served by this worker; it serves "
+                        + models.names());
+                return;
+            }
+            generate(turn, model.get(), continues);
+        } catch (InterruptedException e) {
+            if (!handle.cancelled()) {
+                throw e;
+            }
+            Thread.interrupted();
+            if (!turn.begun) {
+                turn.begin(continues);
+            }
+            log.info("turn {} of session {} cancelled after {} tokens", prompt.turnId(), prompt.sessionId(), turn.tokens);
+            turn.complete("cancelled", Usage.of(0, turn.tokens));
         }
-        boolean lengthReached = maxTokens != null && turn.tokens >= maxTokens;
-        if (!filter.stopped() && !lengthReached) {
-            filter.flush();
-        }
-        String finish = filter.stopped() ? "stop" : lengthReached ? "length" : result.finishReason();
-        Usage usage = result.usage() != null ? result.usage() : Usage.of(0, turn.tokens);
-        turn.complete(finish, usage);
     }
 
-    /** The events of one turn, numbered in order. */
+    private void generate(Turn turn, ChatModel model, boolean continues) throws InterruptedException {
+        PromptSubmitted prompt = turn.prompt;
+        Integer maxTokens = prompt.params().maxTokens();
+        int resumes = 0;
+        while (true) {
+            int tokensBefore = turn.tokens;
+            StopSequenceFilter filter = new StopSequenceFilter(prompt.params().stop(), text -> {
+                turn.token(text);
+                return maxTokens == null || turn.tokens < maxTokens;
+            });
+            ChatRequest request = new ChatRequest(prompt.model(), prompt.messages(), prompt.params(),
+                    continues ? turn.text.toString() : "");
+            ModelResult result;
+            try {
+                result = model.generate(request, filter);
+            } catch (ModelException e) {
+                boolean midAnswer = e.afterFirstToken() || turn.tokens > tokensBefore;
+                if (e.retryable() && midAnswer && resumes < upstreamResumes) {
+                    resumes++;
+                    log.info("turn {}: model failed mid-answer ({}); continuing, attempt {}", prompt.turnId(), e.code(),
+                            turn.attempt + 1);
+                    turn.resume(io.tokenpipe.common.event.TurnResumed.REASON_UPSTREAM_RETRY, continues);
+                    continue;
+                }
+                turn.fail(e.code(), e.getMessage());
+                return;
+            } catch (WriterClosedException e) {
+                throw e; // handed over or fenced: the turn is no longer ours to end
+            } catch (RuntimeException e) {
+                log.error("model {} failed on turn {}", prompt.model(), prompt.turnId(), e);
+                turn.fail("internal_error", "the model backend failed unexpectedly");
+                return;
+            }
+            boolean lengthReached = maxTokens != null && turn.tokens >= maxTokens;
+            if (!filter.stopped() && !lengthReached) {
+                filter.flush();
+            }
+            String finish = filter.stopped() ? "stop" : lengthReached ? "length" : result.finishReason();
+            Usage usage = result.usage() != null ? result.usage() : Usage.of(0, turn.tokens);
+            turn.complete(finish, usage);
+            return;
+        }
+    }
+
+    /** The events of one turn, numbered in order, and the answer text they carry. */
     private final class Turn {
         private final TurnJob job;
         private final PromptSubmitted prompt;
         private final long promptOffset;
-        private final int attempt;
+        private final StringBuilder text = new StringBuilder();
+        private int attempt;
         private int index;
         private int tokens;
+        private boolean begun;
 
         Turn(TurnJob job) {
             this.job = job;
             this.prompt = job.prompt();
             this.promptOffset = job.promptRef().offset();
             if (job.resume() == null) {
-                this.attempt = 1;
+                this.attempt = 0;
                 this.index = -1;
             } else {
-                this.attempt = job.resume().attempt() + 1;
+                this.attempt = job.resume().attempt();
                 this.index = job.resume().lastIndex();
                 this.tokens = job.resume().tokens();
+                this.text.append(job.resume().text());
             }
         }
 
-        String publishedText() {
-            return job.resume() == null ? "" : job.resume().text();
-        }
-
-        void begin() throws InterruptedException {
+        /** turn.started for a new turn; turn.resumed for one taken over from another worker. */
+        void begin(boolean continues) throws InterruptedException {
             if (job.resume() == null) {
+                attempt = 1;
                 write(new TurnStarted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
                         clock.instant(), workerId, prompt.model(), prompt.messages(), prompt.params(),
                         prompt.clientRequestId(), prompt.submittedAt(), job.promptRef()));
             } else {
-                write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
-                        clock.instant(), TurnResumed.REASON_WORKER_TAKEOVER, workerId, publishedText().length()));
+                resume(TurnResumed.REASON_WORKER_TAKEOVER, continues);
+            }
+            begun = true;
+        }
+
+        void resume(String reason, boolean continues) throws InterruptedException {
+            attempt++;
+            write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
+                    clock.instant(), reason, workerId, text.length(), !continues));
+            if (!continues) {
+                // The backend answers from the start again; clients were told to discard the text.
+                text.setLength(0);
+                tokens = 0;
             }
         }
 
-        void token(String text) throws InterruptedException {
+        void token(String chunk) throws InterruptedException {
             tokens++;
+            text.append(chunk);
             write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
-                    clock.instant(), text));
+                    clock.instant(), chunk));
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {
