@@ -499,6 +499,12 @@
   window.addEventListener("online", reconnectNow);
   // Mobile browsers drop background connections; come back at once when visible again.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) reconnectNow(); });
+  // A page kept in the back/forward cache would hold its stream open on the server: close it when
+  // the page is hidden that way, and resume after the last event when it comes back.
+  window.addEventListener("pagehide", (e) => {
+    if (e.persisted && es) { es.close(); es = null; clearTimeout(retryTimer); }
+  });
+  window.addEventListener("pageshow", (e) => { if (e.persisted) reconnectNow(); });
 
   // Hooks for tests and curious people.
   window.tokenpipe = Object.freeze({

@@ -92,16 +92,23 @@ public final class DeliveryApi implements AutoCloseable {
         // Proxies must neither cache nor buffer an event stream (nginx honours X-Accel-Buffering).
         response.setHeader("Cache-Control", "no-cache, no-transform");
         response.setHeader("X-Accel-Buffering", "no");
+        SseStream stream = null;
         try {
-            response.flushBuffer();
-            SseStream stream = new SseStream(sessionId, plan, after, follow, response.getOutputStream(), history,
+            stream = new SseStream(sessionId, plan, after, follow, response.getOutputStream(), history,
                     subscriptions, settings);
-            CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> open.decrementAndGet());
-            streams.add(stream);
-            done.whenComplete((ok, error) -> streams.remove(stream));
+            streams.add(stream); // before the first byte, so endStreams() never misses a stream
+            response.flushBuffer();
+            SseStream started = stream;
+            CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
+                open.decrementAndGet();
+                streams.remove(started);
+            });
             ctx.future(() -> done);
         } catch (java.io.IOException e) {
             open.decrementAndGet();
+            if (stream != null) {
+                streams.remove(stream);
+            }
             log.debug("client of {} left before its stream began", sessionId);
         }
     }

@@ -44,6 +44,7 @@ final class SseStream {
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile boolean overflowed;
     private volatile Thread thread;
+    private volatile boolean ended;
     private long lastSent;
 
     /**
@@ -72,6 +73,7 @@ final class SseStream {
 
     /** Ends the stream (node shutting down): the client reconnects, to this node or another. */
     void end() {
+        ended = true;
         Thread t = thread;
         if (t != null) {
             t.interrupt();
@@ -87,6 +89,9 @@ final class SseStream {
 
     private void run() {
         try {
+            if (ended) {
+                return;
+            }
             out.write(SseFrames.retry(retryMillis));
             out.flush();
             if (follow) {

@@ -158,6 +158,7 @@ class WorkerIT {
         env.put(Topics.SESSIONS.name(), topics.sessions());
         env.put(Topics.PROMPTS.name(), topics.prompts());
         env.put(Topics.STREAM.name(), topics.stream());
+        env.put(Topics.CONTROL.name(), topics.control());
         env.put(Topics.PARTITIONS.name(), "2");
         env.put(WorkerSettings.WORKER_ID.name(), id);
         env.put(WorkerSettings.GROUP_ID.name(), group);

@@ -104,6 +104,7 @@ public final class Standalone implements AutoCloseable {
             DeliverySettings deliverySettings = DeliverySettings.from(effective);
             DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index).start();
             resources.push(delivery);
+            AutoCloseable deliveryCloser = resources.peek();
 
             Javalin http = Javalin.create(config -> {
                 HttpDefaults.apply(config);
@@ -118,7 +119,11 @@ public final class Standalone implements AutoCloseable {
                 checks.put("stream_tail", delivery::healthy);
                 Health.register(config.routes, checks);
             }).start(settings.httpPort());
-            resources.push(http::stop); // stopping it drops every stream: clients reconnect with Last-Event-ID
+            // Streams end before the HTTP server stops, so each completes while its request is alive;
+            // clients reconnect with Last-Event-ID.
+            resources.remove(deliveryCloser);
+            resources.push(http::stop);
+            resources.push(deliveryCloser);
             index.start(http.port());
 
             WorkerService.Worker worker = WorkerService.startWorker(kafka, topics, WorkerSettings.from(effective),

@@ -11,20 +11,21 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** Environment for a whole stack on the shared test broker, isolated by its own topics and group names. */
-final class StackFixture {
+public final class StackFixture {
 
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private StackFixture() {
     }
 
-    static Map<String, String> env(Topics topics, Path dataDir, Map<String, String> overrides) {
+    public static Map<String, String> env(Topics topics, Path dataDir, Map<String, String> overrides) {
         String unique = "it" + SEQUENCE.incrementAndGet() + "-" + ProcessHandle.current().pid();
         Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", SharedKafka.bootstrapServers());
         env.put(Topics.SESSIONS.name(), topics.sessions());
         env.put(Topics.PROMPTS.name(), topics.prompts());
         env.put(Topics.STREAM.name(), topics.stream());
+        env.put(Topics.CONTROL.name(), topics.control());
         env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
         env.put("TOKENPIPE_HTTP_PORT", "0");
         env.put("TOKENPIPE_DATA_DIR", dataDir.toString());
@@ -39,7 +40,7 @@ final class StackFixture {
         return env;
     }
 
-    static Standalone start(Topics topics, Path dataDir, Map<String, String> overrides) {
+    public static Standalone start(Topics topics, Path dataDir, Map<String, String> overrides) {
         try {
             Files.createDirectories(dataDir);
         } catch (java.io.IOException e) {

@@ -23,7 +23,15 @@ public final class HttpErrors {
         routes.exception(HttpResponseException.class, (e, ctx) ->
                 write(ctx, e.getStatus(), codeFor(e.getStatus()), e.getMessage()));
         routes.exception(Exception.class, (e, ctx) -> {
-            log.error("unhandled error on {} {}", ctx.method(), ctx.path(), e);
+            String request;
+            try {
+                request = ctx.method() + " " + ctx.path();
+            } catch (RuntimeException gone) {
+                // The request was already completed and recycled (an async response ending late).
+                log.debug("error after the request ended: {}", e.toString());
+                return;
+            }
+            log.error("unhandled error on {}", request, e);
             write(ctx, 500, "internal_error", "internal error; it has been logged");
         });
         routes.error(404, ctx -> {

@@ -350,7 +350,12 @@ public final class PromptConsumer implements AutoCloseable {
         return new KafkaProducer<>(kafka.producer(
                 Map.of(ProducerConfig.LINGER_MS_CONFIG, 0, // transactions batch already; never wait to send a token
                         ProducerConfig.CLIENT_ID_CONFIG, settings.workerId() + "-p" + partition,
-                        ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000),
+                        ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000,
+                        // Back-to-back transactions: the first write of one can meet the previous one's
+                        // commit markers still being written (CONCURRENT_TRANSACTIONS, retried). The
+                        // default 100 ms back-off would then stall a token stream; retry sooner.
+                        ProducerConfig.RETRY_BACKOFF_MS_CONFIG, 5,
+                        ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG, 200),
                 Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId(partition),
                         ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                         ProducerConfig.ACKS_CONFIG, "all",
