@@ -33,6 +33,11 @@ public final class Env {
         return new Env(merged);
     }
 
+    /** The variables, for handing to a child process. */
+    public Map<String, String> asMap() {
+        return values;
+    }
+
     public boolean isSet(Setting setting) {
         String value = values.get(setting.name());
         return value != null && !value.isBlank();
