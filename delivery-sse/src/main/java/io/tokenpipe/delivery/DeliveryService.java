@@ -6,6 +6,7 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
@@ -66,6 +67,7 @@ public final class DeliveryService implements AutoCloseable {
             checks.put("session_index", index::running);
             checks.put("stream_tail", api::healthy);
             Health.register(config.routes, checks);
+            RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams));
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("delivery-sse listening on port {}", http.port());

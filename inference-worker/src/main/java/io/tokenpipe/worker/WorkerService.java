@@ -5,6 +5,7 @@ import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
@@ -78,6 +79,7 @@ public final class WorkerService implements AutoCloseable {
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             Health.register(config.routes, Map.of("prompt_consumer", worker::healthy));
+            RuntimeMetrics.register(config.routes, Map.of("inflight_turns", () -> worker.consumer().inflightTurns()));
         }).start(settings.httpPort());
         log.info("inference worker {} started; health on port {}", settings.workerId(), http.port());
         return new WorkerService(worker, http);

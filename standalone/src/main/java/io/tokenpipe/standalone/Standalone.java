@@ -6,6 +6,7 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
@@ -106,6 +107,7 @@ public final class Standalone implements AutoCloseable {
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
 
+            java.util.concurrent.atomic.AtomicReference<WorkerService.Worker> workerRef = new java.util.concurrent.atomic.AtomicReference<>();
             Javalin http = Javalin.create(config -> {
                 HttpDefaults.apply(config);
                 config.http.maxRequestSize = ingestSettings.maxRequestBytes();
@@ -118,6 +120,9 @@ public final class Standalone implements AutoCloseable {
                 checks.put("session_index", index::running);
                 checks.put("stream_tail", delivery::healthy);
                 Health.register(config.routes, checks);
+                RuntimeMetrics.register(config.routes, Map.of(
+                        "open_streams", delivery::openStreams,
+                        "inflight_turns", () -> workerRef.get() == null ? 0 : workerRef.get().consumer().inflightTurns()));
             }).start(settings.httpPort());
             // Streams end before the HTTP server stops, so each completes while its request is alive;
             // clients reconnect with Last-Event-ID.
@@ -129,6 +134,7 @@ public final class Standalone implements AutoCloseable {
             WorkerService.Worker worker = WorkerService.startWorker(kafka, topics, WorkerSettings.from(effective),
                     WorkerService.models(effective));
             resources.push(worker);
+            workerRef.set(worker);
             index.awaitRunning(Duration.ofSeconds(60));
             log.info("tokenpipe started in {} ms", (System.nanoTime() - began) / 1_000_000);
             return new Standalone(resources, http, kafka.bootstrapServers(), worker, delivery);
