@@ -14,6 +14,8 @@ import io.tokenpipe.worker.kafka.PromptConsumer;
 import io.tokenpipe.worker.model.ModelRegistry;
 import io.tokenpipe.worker.model.SyntheticModel;
 import io.tokenpipe.worker.model.SyntheticSettings;
+import io.tokenpipe.worker.model.openai.BackendRouter;
+import io.tokenpipe.worker.model.openai.BackendSettings;
 import io.tokenpipe.worker.turn.Cancellations;
 import io.tokenpipe.worker.turn.TurnRunner;
 import org.apache.kafka.clients.admin.Admin;
@@ -32,7 +34,7 @@ public final class WorkerService implements AutoCloseable {
 
     /** Every environment variable an inference worker reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS).flatMap(List::stream).toList();
+            WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS, BackendSettings.documented()).flatMap(List::stream).toList();
 
     private final Worker worker;
     private final Javalin http;
@@ -43,7 +45,7 @@ public final class WorkerService implements AutoCloseable {
     }
 
     /** A running worker without its HTTP port: the prompt consumer and the cancellation listener. */
-    public record Worker(PromptConsumer consumer, CancelListener cancels) implements AutoCloseable {
+    public record Worker(PromptConsumer consumer, CancelListener cancels, ModelRegistry models) implements AutoCloseable {
 
         public boolean healthy() {
             return consumer.healthy();
@@ -54,12 +56,14 @@ public final class WorkerService implements AutoCloseable {
         public void close() {
             consumer.close();
             cancels.close();
+            models.close();
         }
 
         /** Stops like a killed process would (no hand-over); for fail-over tests. */
         public void halt() {
             consumer.halt();
             cancels.close();
+            models.close();
         }
     }
 
@@ -90,12 +94,12 @@ public final class WorkerService implements AutoCloseable {
         Cancellations cancellations = new Cancellations();
         CancelListener cancels = new CancelListener(kafka, topics.control(), cancellations).start();
         TurnRunner runner = new TurnRunner(models, settings.workerId(), Clock.systemUTC(), settings.upstreamResumes());
-        return new Worker(new PromptConsumer(kafka, topics, settings, runner, cancellations).start(), cancels);
+        return new Worker(new PromptConsumer(kafka, topics, settings, runner, cancellations).start(), cancels, models);
     }
 
     /** The models a worker serves: the synthetic generator always; OpenAI-compatible backends when configured. */
     public static ModelRegistry models(Env env) {
-        return new ModelRegistry(Map.of("synthetic", new SyntheticModel(SyntheticSettings.from(env))));
+        return BackendRouter.registry(env, new SyntheticModel(SyntheticSettings.from(env)));
     }
 
     public PromptConsumer consumer() {

@@ -15,6 +15,7 @@ import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.ingest.IngestService;
 import io.tokenpipe.ingest.IngestSettings;
 import io.tokenpipe.worker.WorkerService;
+import io.tokenpipe.worker.model.openai.BackendSettings;
 import io.tokenpipe.worker.WorkerSettings;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -205,6 +206,9 @@ class ComposeFileTest {
             for (String variable : environment(service).keySet()) {
                 if (settings.contains(variable) || ENTRYPOINT_VARIABLES.contains(variable)) {
                     continue;
+                }
+                if (name.equals("inference-worker") && BackendSettings.isBackendVariable(variable)) {
+                    continue; // BACKEND_<NAME>_* of a model backend
                 }
                 if (variable.startsWith(KAFKA_PREFIX)) {
                     String property = variable.substring(KAFKA_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.');
