@@ -60,6 +60,7 @@ public final class PromptConsumer implements AutoCloseable {
     private final Consumer<String, byte[]> consumer;
     private final SessionLanes lanes;
     private final AtomicInteger inflight = new AtomicInteger();
+    private final AtomicInteger partitionsTakenAway = new AtomicInteger();
     private final Map<TopicPartition, Partition> partitions = new ConcurrentHashMap<>();
     private final ConsumerGroupMetadata group;
     private final Thread pollThread;
@@ -122,6 +123,11 @@ public final class PromptConsumer implements AutoCloseable {
 
     public int inflightTurns() {
         return inflight.get();
+    }
+
+    /** Partitions revoked from or lost by this worker so far (a worker kicked out of its group loses all). */
+    public int partitionsTakenAway() {
+        return partitionsTakenAway.get();
     }
 
     public Set<TopicPartition> readyPartitions() {
@@ -271,12 +277,14 @@ public final class PromptConsumer implements AutoCloseable {
                 return;
             }
             log.info("handing over {}", revoked);
+            partitionsTakenAway.addAndGet(revoked.size());
             release(revoked, true);
         }
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> lost) {
             log.warn("lost {} (another worker may already own them)", lost);
+            partitionsTakenAway.addAndGet(lost.size());
             release(lost, false);
         }
     }
