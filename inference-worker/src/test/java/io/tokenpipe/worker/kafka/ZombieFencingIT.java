@@ -1,0 +1,105 @@
+package io.tokenpipe.worker.kafka;
+
+import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.TokenChunk;
+import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.testing.SharedKafka;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * A worker presumed dead (a long GC pause, a network partition) comes back after its partition was
+ * given to another: everything it writes from then on is rejected and never visible.
+ */
+class ZombieFencingIT {
+
+    @Test
+    void aWriterWhosePartitionWasTakenOverCannotWriteIntoTheStream() throws Exception {
+        Topics topics = SharedKafka.freshTopics("zombie", 1);
+        TopicPartition prompts = new TopicPartition(topics.prompts(), 0);
+        String transactionalId = "zombie-test-" + System.nanoTime();
+        ConsumerGroupMetadata group = new ConsumerGroupMetadata("zombie-group");
+
+        PartitionWriter zombie = new PartitionWriter(prompts, topics.stream(), producer(transactionalId), group, 0, 0).start();
+        zombie.write(chunk("before the pause", 1), 0);
+        awaitVisible(topics, "before the pause");
+
+        // The partition's next owner initialises the same transactional id: this fences the first.
+        Producer<String, byte[]> owner = producer(transactionalId);
+        PartitionWriter successor = new PartitionWriter(prompts, topics.stream(), owner, group, 0, 0).start();
+
+        zombie.write(chunk("from the zombie", 2), 0);
+        successor.write(chunk("from the new owner", 2), 0);
+        awaitVisible(topics, "from the new owner");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (zombie.open() && System.nanoTime() < deadline) {
+            Thread.sleep(10); // the zombie learns it is fenced when its next commit fails
+        }
+
+        assertFalse(zombie.open(), "the fenced writer stopped");
+        assertThrows(WriterClosedException.class, () -> zombie.write(chunk("still trying", 3), 0));
+        assertEquals(List.of("before the pause", "from the new owner"), committedTexts(topics));
+        successor.closeForHandover(Duration.ofSeconds(5));
+    }
+
+    private static TokenChunk chunk(String text, int index) {
+        return new TokenChunk(StreamEvent.VERSION, "s_zombie", "t_zombie", index, 1, Instant.now(), text);
+    }
+
+    private static Producer<String, byte[]> producer(String transactionalId) {
+        KafkaProducer<String, byte[]> producer = new KafkaProducer<>(SharedKafka.settings().producer(Map.of(),
+                Map.of("transactional.id", transactionalId, "enable.idempotence", true, "acks", "all")),
+                new StringSerializer(), new ByteArraySerializer());
+        producer.initTransactions();
+        return producer;
+    }
+
+    private static void awaitVisible(Topics topics, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!committedTexts(topics).contains(text)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("'" + text + "' never became visible");
+            }
+            Thread.sleep(20); // polling the log for a committed record
+        }
+    }
+
+    /** The texts a read_committed reader sees, as every client does. */
+    private static List<String> committedTexts(Topics topics) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(SharedKafka.settings().consumer(Map.of(),
+                Map.of("isolation.level", "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
+            TopicPartition stream = new TopicPartition(topics.stream(), 0);
+            consumer.assign(Set.of(stream));
+            consumer.seekToBeginning(Set.of(stream));
+            long end = consumer.endOffsets(Set.of(stream)).get(stream);
+            List<String> texts = new ArrayList<>();
+            while (consumer.position(stream) < end) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                    texts.add(((TokenChunk) Json.read(record.value(), StreamEvent.class)).text());
+                }
+            }
+            return texts;
+        }
+    }
+}
