@@ -3,11 +3,10 @@ package io.tokenpipe.delivery;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.tokenpipe.common.http.ApiException;
-import io.tokenpipe.common.id.Ids;
+import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.kafka.Partitioning;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.index.IndexAnswer;
-import io.tokenpipe.index.IndexUnavailableException;
 import io.tokenpipe.index.SessionIndex;
 import jakarta.servlet.http.HttpServletResponse;
 import org.slf4j.Logger;
@@ -81,8 +80,7 @@ public final class DeliveryApi implements AutoCloseable {
         }
         if (open.incrementAndGet() > settings.maxStreams()) {
             open.decrementAndGet();
-            ctx.header("Retry-After", "2");
-            throw ApiException.unavailable("too_many_streams", "this node holds its maximum of streams; retry shortly");
+            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
         }
 
         HttpServletResponse response = ctx.res();
@@ -135,16 +133,7 @@ public final class DeliveryApi implements AutoCloseable {
     }
 
     private IndexAnswer lookup(String sessionId) {
-        IndexAnswer answer;
-        try {
-            answer = index.lookup(sessionId, true);
-        } catch (IndexUnavailableException e) {
-            throw ApiException.unavailable("index_unavailable", "the session index is not available right now; retry shortly");
-        }
-        if (!answer.exists()) {
-            throw ApiException.notFound("session_not_found", "no session " + sessionId);
-        }
-        return answer;
+        return index.existing(sessionId);
     }
 
     /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
@@ -161,13 +150,8 @@ public final class DeliveryApi implements AutoCloseable {
         }
     }
 
-    static String sessionId(Context ctx) {
-        String sessionId = ctx.pathParam("sessionId");
-        if (!Ids.isValid(sessionId)) {
-            throw ApiException.badRequest("invalid_session_id",
-                    "a session id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'");
-        }
-        return sessionId;
+    private static String sessionId(Context ctx) {
+        return PathIds.sessionId(ctx);
     }
 
     /** The standard header, or the {@code last_event_id} query parameter for clients that cannot set headers. */

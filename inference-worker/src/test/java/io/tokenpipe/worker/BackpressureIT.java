@@ -46,12 +46,7 @@ class BackpressureIT {
     @Test
     void aFullWorkerPausesFetchingAndStaysInItsGroup() throws Exception {
         Topics topics = SharedKafka.freshTopics("backpressure", 2);
-        Map<String, String> env = new HashMap<>();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", SharedKafka.bootstrapServers());
-        env.put(Topics.SESSIONS.name(), topics.sessions());
-        env.put(Topics.PROMPTS.name(), topics.prompts());
-        env.put(Topics.STREAM.name(), topics.stream());
-        env.put(Topics.CONTROL.name(), topics.control());
+        Map<String, String> env = new HashMap<>(SharedKafka.env(topics));
         env.put(WorkerSettings.GROUP_ID.name(), "backpressure-" + System.nanoTime());
         env.put(WorkerSettings.HTTP_PORT.name(), "0");
         env.put(WorkerSettings.MAX_INFLIGHT_TURNS.name(), Integer.toString(LIMIT));

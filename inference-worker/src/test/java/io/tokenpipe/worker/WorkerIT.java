@@ -153,13 +153,7 @@ class WorkerIT {
     }
 
     private Env env(String id, int tokensPerSecond) {
-        Map<String, String> env = new HashMap<>();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", SharedKafka.bootstrapServers());
-        env.put(Topics.SESSIONS.name(), topics.sessions());
-        env.put(Topics.PROMPTS.name(), topics.prompts());
-        env.put(Topics.STREAM.name(), topics.stream());
-        env.put(Topics.CONTROL.name(), topics.control());
-        env.put(Topics.PARTITIONS.name(), "2");
+        Map<String, String> env = new HashMap<>(SharedKafka.env(topics));
         env.put(WorkerSettings.WORKER_ID.name(), id);
         env.put(WorkerSettings.GROUP_ID.name(), group);
         env.put(WorkerSettings.HTTP_PORT.name(), "0");

@@ -9,10 +9,9 @@ import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.event.TurnCancelRequested;
 import io.tokenpipe.common.http.ApiException;
+import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.kafka.Topics;
-import io.tokenpipe.index.IndexAnswer;
-import io.tokenpipe.index.IndexUnavailableException;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.index.SessionRecord;
 import io.tokenpipe.index.TurnRecord;
@@ -149,16 +148,7 @@ public final class IngestApi {
     }
 
     private SessionRecord existingSession(String sessionId) {
-        IndexAnswer answer;
-        try {
-            answer = index.lookup(sessionId, true);
-        } catch (IndexUnavailableException e) {
-            throw ApiException.unavailable("index_unavailable", "the session index is not available right now; retry shortly");
-        }
-        if (!answer.exists()) {
-            throw ApiException.notFound("session_not_found", "no session " + sessionId);
-        }
-        return answer.session();
+        return index.existing(sessionId).session();
     }
 
     private Map<String, Object> turnAccepted(String sessionId, String turnId, String clientRequestId, String status,
@@ -178,13 +168,8 @@ public final class IngestApi {
         return settings.streamBaseUrl() + "/v1/sessions/" + sessionId + suffix;
     }
 
-    static String sessionId(Context ctx) {
-        String sessionId = ctx.pathParam("sessionId");
-        if (!Ids.isValid(sessionId)) {
-            throw ApiException.badRequest("invalid_session_id",
-                    "a session id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'");
-        }
-        return sessionId;
+    private static String sessionId(Context ctx) {
+        return PathIds.sessionId(ctx);
     }
 
     private static void requireJson(Context ctx) {

@@ -1,6 +1,7 @@
 package io.tokenpipe.index;
 
 import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import org.apache.kafka.clients.admin.Admin;
@@ -140,6 +141,23 @@ public final class SessionIndex implements AutoCloseable {
             pause(backoff);
             backoff = Math.min(backoff * 2, 200);
         }
+    }
+
+    /**
+     * A fresh lookup of a session that must exist, for request handlers: 404 {@code session_not_found}
+     * when it does not, 503 {@code index_unavailable} when the index cannot tell right now.
+     */
+    public IndexAnswer existing(String sessionId) {
+        IndexAnswer answer;
+        try {
+            answer = lookup(sessionId, true);
+        } catch (IndexUnavailableException e) {
+            throw ApiException.unavailable("index_unavailable", "the session index is not available right now; retry shortly");
+        }
+        if (!answer.exists()) {
+            throw ApiException.notFound("session_not_found", "no session " + sessionId);
+        }
+        return answer;
     }
 
     /** Answers from this node's stores only; used by the internal route other nodes call. */

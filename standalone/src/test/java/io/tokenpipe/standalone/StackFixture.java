@@ -20,13 +20,7 @@ public final class StackFixture {
 
     public static Map<String, String> env(Topics topics, Path dataDir, Map<String, String> overrides) {
         String unique = "it" + SEQUENCE.incrementAndGet() + "-" + ProcessHandle.current().pid();
-        Map<String, String> env = new HashMap<>();
-        env.put("KAFKA_BOOTSTRAP_SERVERS", SharedKafka.bootstrapServers());
-        env.put(Topics.SESSIONS.name(), topics.sessions());
-        env.put(Topics.PROMPTS.name(), topics.prompts());
-        env.put(Topics.STREAM.name(), topics.stream());
-        env.put(Topics.CONTROL.name(), topics.control());
-        env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
+        Map<String, String> env = new HashMap<>(SharedKafka.env(topics));
         env.put("TOKENPIPE_HTTP_PORT", "0");
         env.put("TOKENPIPE_DATA_DIR", dataDir.toString());
         env.put("INDEX_APPLICATION_ID", "index-" + unique);

@@ -11,6 +11,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
@@ -50,6 +52,18 @@ public final class SharedKafka {
             TopicBootstrap.ensure(admin, topics);
         }
         return topics;
+    }
+
+    /** The environment variables that point a service at the shared broker and at {@code topics}. */
+    public static Map<String, String> env(Topics topics) {
+        Map<String, String> env = new HashMap<>();
+        env.put(KafkaSettings.BOOTSTRAP_SERVERS.name(), bootstrapServers());
+        env.put(Topics.SESSIONS.name(), topics.sessions());
+        env.put(Topics.PROMPTS.name(), topics.prompts());
+        env.put(Topics.STREAM.name(), topics.stream());
+        env.put(Topics.CONTROL.name(), topics.control());
+        env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
+        return env;
     }
 
     private static Path tempDir() {

@@ -8,11 +8,18 @@ public class ApiException extends RuntimeException {
 
     private final int status;
     private final String code;
+    private final Integer retryAfterSeconds;
 
     public ApiException(int status, String code, String message) {
+        this(status, code, message, null);
+    }
+
+    /** @param retryAfterSeconds sent as {@code Retry-After} when not {@code null} */
+    public ApiException(int status, String code, String message, Integer retryAfterSeconds) {
         super(message);
         this.status = status;
         this.code = code;
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     public int status() {
@@ -23,6 +30,10 @@ public class ApiException extends RuntimeException {
         return code;
     }
 
+    public Integer retryAfterSeconds() {
+        return retryAfterSeconds;
+    }
+
     public static ApiException badRequest(String code, String message) {
         return new ApiException(400, code, message);
     }
@@ -31,7 +42,8 @@ public class ApiException extends RuntimeException {
         return new ApiException(404, code, message);
     }
 
+    /** A 503 the client should retry after a second. */
     public static ApiException unavailable(String code, String message) {
-        return new ApiException(503, code, message);
+        return new ApiException(503, code, message, 1);
     }
 }

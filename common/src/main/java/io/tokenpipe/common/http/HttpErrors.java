@@ -19,7 +19,12 @@ public final class HttpErrors {
     }
 
     public static void register(RoutesConfig routes) {
-        routes.exception(ApiException.class, (e, ctx) -> write(ctx, e.status(), e.code(), e.getMessage()));
+        routes.exception(ApiException.class, (e, ctx) -> {
+            if (e.retryAfterSeconds() != null) {
+                ctx.header("Retry-After", Integer.toString(e.retryAfterSeconds()));
+            }
+            write(ctx, e.status(), e.code(), e.getMessage());
+        });
         routes.exception(HttpResponseException.class, (e, ctx) ->
                 write(ctx, e.getStatus(), codeFor(e.getStatus()), e.getMessage()));
         routes.exception(Exception.class, (e, ctx) -> {
