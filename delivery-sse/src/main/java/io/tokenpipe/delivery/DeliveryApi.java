@@ -46,7 +46,7 @@ public final class DeliveryApi implements AutoCloseable {
         this.partitions = partitions;
         this.index = index;
         this.history = new HistoryReader(kafka, topics.stream(), settings.historyReaders());
-        this.tail = new StreamTail(kafka, topics.stream(), subscriptions);
+        this.tail = new StreamTail(kafka, topics.stream(), subscriptions, this::endStreams);
         this.transcripts = new Transcripts(topics, history);
     }
 

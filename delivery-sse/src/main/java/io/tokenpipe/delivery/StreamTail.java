@@ -30,12 +30,18 @@ final class StreamTail implements AutoCloseable {
     private final Subscriptions subscriptions;
     private final String topic;
     private final Thread thread;
+    private final Runnable onFailure;
     private volatile boolean running = true;
     private volatile boolean polling;
 
-    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions) {
+    /**
+     * @param onFailure run if the tail stops on an error: its streams would silently receive nothing
+     *                  more, so they must be ended (clients reconnect) and the node reported unhealthy
+     */
+    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, Runnable onFailure) {
         this.topic = topic;
         this.subscriptions = subscriptions;
+        this.onFailure = onFailure;
         this.consumer = new KafkaConsumer<>(kafka.consumer(
                 Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
                         ConsumerConfig.CLIENT_ID_CONFIG, "tokenpipe-delivery-tail",
@@ -78,7 +84,8 @@ final class StreamTail implements AutoCloseable {
         } catch (WakeupException e) {
             // close()
         } catch (RuntimeException e) {
-            log.error("live tail of {} failed", topic, e);
+            log.error("live tail of {} failed; ending its streams", topic, e);
+            onFailure.run();
         } finally {
             polling = false;
             consumer.close(Duration.ofSeconds(2));
