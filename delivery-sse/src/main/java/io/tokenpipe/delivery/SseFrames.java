@@ -27,9 +27,13 @@ final class SseFrames {
         // Event names come from our own headers, but a CR or LF in one would forge extra fields.
         frame.append("event: ").append(type == null ? "message" : type.replace("\r", "").replace("\n", "")).append('\n');
         String data = new String(record.value(), StandardCharsets.UTF_8);
-        // Our JSON is single-line; split anyway, as the spec requires for multi-line data.
-        for (String line : data.split("\r\n|\r|\n", -1)) {
-            frame.append("data: ").append(line).append('\n');
+        if (data.indexOf('\n') < 0 && data.indexOf('\r') < 0) {
+            frame.append("data: ").append(data).append('\n'); // our JSON: always one line
+        } else {
+            // Anything else is split into data lines, as the spec requires for multi-line data.
+            for (String line : data.split("\r\n|\r|\n", -1)) {
+                frame.append("data: ").append(line).append('\n');
+            }
         }
         frame.append('\n');
         return frame.toString().getBytes(StandardCharsets.UTF_8);

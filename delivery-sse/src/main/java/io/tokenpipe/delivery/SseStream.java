@@ -45,6 +45,7 @@ final class SseStream {
     private volatile boolean overflowed;
     private volatile Thread thread;
     private volatile boolean ended;
+    private volatile int caughtUp;
     private long lastSent;
 
     /**
@@ -78,6 +79,11 @@ final class SseStream {
         if (t != null) {
             t.interrupt();
         }
+    }
+
+    /** Whether live events were dropped because the client fell behind (it then catches up from the log). */
+    boolean fellBehind() {
+        return overflowed || caughtUp > 0;
     }
 
     /** Called by the live tail; never blocks. */
@@ -124,6 +130,7 @@ final class SseStream {
         while (true) {
             if (overflowed) {
                 overflowed = false;
+                caughtUp++;
                 live.clear();
                 log.debug("client of {} fell behind; reading from the log from {}", sessionId, lastSent + 1);
                 copy(lastSent + 1, history.end(plan.partition()));

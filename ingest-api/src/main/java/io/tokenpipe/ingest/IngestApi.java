@@ -88,7 +88,9 @@ public final class IngestApi {
         String sessionId = sessionId(ctx);
         requireJson(ctx);
         TurnRequest request = parser.parse(ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
-        SessionRecord session = existingSession(sessionId);
+        // A client's idempotency key must be checked against everything already written (a retry
+        // may follow its first attempt by a millisecond); a generated request id cannot collide.
+        SessionRecord session = index.existing(sessionId, request.clientRequestId() != null).session();
 
         String clientRequestId = request.clientRequestId() != null ? request.clientRequestId() : Ids.newRequestId();
         String requestHash = hash(request.fingerprint());
@@ -122,11 +124,7 @@ public final class IngestApi {
     }
 
     private void getTurn(Context ctx) {
-        SessionRecord session = existingSession(sessionId(ctx));
-        String turnId = ctx.pathParam("turnId");
-        TurnRecord turn = session.turn(turnId).orElseThrow(() ->
-                ApiException.notFound("turn_not_found", "session " + session.sessionId() + " has no turn " + turnId));
-        ctx.json(turn);
+        ctx.json(existingTurn(sessionId(ctx), ctx.pathParam("turnId")));
     }
 
     /**
@@ -134,21 +132,29 @@ public final class IngestApi {
      * finish_reason "cancelled"; the text streamed so far stays. Cancelling twice is harmless.
      */
     private void cancelTurn(Context ctx) {
-        SessionRecord session = existingSession(sessionId(ctx));
+        String sessionId = sessionId(ctx);
         String turnId = ctx.pathParam("turnId");
-        TurnRecord turn = session.turn(turnId).orElseThrow(() ->
-                ApiException.notFound("turn_not_found", "session " + session.sessionId() + " has no turn " + turnId));
+        TurnRecord turn = existingTurn(sessionId, turnId);
         if (turn.finished()) {
             throw new ApiException(409, "turn_finished", "turn " + turnId + " already ended (" + turn.status().json()
                     + (turn.finishReason() == null ? "" : ", " + turn.finishReason()) + ")");
         }
-        writer.write(topics.control(), session.sessionId(), TurnCancelRequested.TYPE,
-                new TurnCancelRequested(TurnCancelRequested.VERSION, session.sessionId(), turnId, clock.instant()));
-        ctx.status(202).json(Map.of("session_id", session.sessionId(), "turn_id", turnId, "status", "cancelling"));
+        writer.write(topics.control(), sessionId, TurnCancelRequested.TYPE,
+                new TurnCancelRequested(TurnCancelRequested.VERSION, sessionId, turnId, clock.instant()));
+        ctx.status(202).json(Map.of("session_id", sessionId, "turn_id", turnId, "status", "cancelling"));
     }
 
     private SessionRecord existingSession(String sessionId) {
         return index.existing(sessionId).session();
+    }
+
+    /** A turn of a session; a turn the index does not show yet is looked for again, freshly, before 404. */
+    private TurnRecord existingTurn(String sessionId, String turnId) {
+        Optional<TurnRecord> turn = existingSession(sessionId).turn(turnId);
+        if (turn.isEmpty()) {
+            turn = index.existing(sessionId, true).session().turn(turnId);
+        }
+        return turn.orElseThrow(() -> ApiException.notFound("turn_not_found", "session " + sessionId + " has no turn " + turnId));
     }
 
     private Map<String, Object> turnAccepted(String sessionId, String turnId, String clientRequestId, String status,

@@ -144,13 +144,31 @@ public final class SessionIndex implements AutoCloseable {
     }
 
     /**
-     * A fresh lookup of a session that must exist, for request handlers: 404 {@code session_not_found}
-     * when it does not, 503 {@code index_unavailable} when the index cannot tell right now.
+     * A session that must exist, for request handlers: 404 {@code session_not_found} when it does not,
+     * 503 {@code index_unavailable} when the index cannot tell right now.
+     *
+     * <p>Sessions are never removed, so a session the index already holds exists: that answer needs
+     * no waiting. Only a miss is checked again with a fresh lookup, which waits until the index has
+     * seen everything written before the question: "unknown" is never said of a session created a
+     * moment ago. The turns in the answer may lag the log by the index's processing delay; callers
+     * read the log itself from {@link IndexAnswer#streamNextOffset()} on.
      */
     public IndexAnswer existing(String sessionId) {
+        return existing(sessionId, false);
+    }
+
+    /**
+     * As {@link #existing(String)}; with {@code fresh}, the answer always reflects everything written
+     * to the session before the call (for checks that a stale answer would get wrong, such as an
+     * idempotency key seen a moment ago).
+     */
+    public IndexAnswer existing(String sessionId, boolean fresh) {
         IndexAnswer answer;
         try {
-            answer = lookup(sessionId, true);
+            answer = lookup(sessionId, fresh);
+            if (!answer.exists() && !fresh) {
+                answer = lookup(sessionId, true);
+            }
         } catch (IndexUnavailableException e) {
             throw ApiException.unavailable("index_unavailable", "the session index is not available right now; retry shortly");
         }
@@ -186,11 +204,13 @@ public final class SessionIndex implements AutoCloseable {
                 throw new IndexUnavailableException("interrupted", e);
             }
         }
+        // Progress first, then the store: the indexer updates the store before it advances progress,
+        // so the record read below accounts for every event of the session before streamNext.
+        long streamNext = progress.processed(new TopicPartition(topics.stream(), partition)) + 1;
         ReadOnlyKeyValueStore<String, SessionRecord> store = streams.store(StoreQueryParameters
                 .fromNameAndType(IndexTopology.SESSIONS_STORE, QueryableStoreTypes.<String, SessionRecord>keyValueStore())
                 .withPartition(partition));
         SessionRecord session = store.get(sessionId);
-        long streamNext = progress.processed(new TopicPartition(topics.stream(), partition)) + 1;
         return new IndexAnswer(session, partition, streamNext);
     }
 
