@@ -3,15 +3,18 @@ package io.tokenpipe.delivery;
 import io.tokenpipe.common.event.EventHeaders;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Server-Sent Events framing. An event's {@code id} is its Kafka offset and its {@code data} the
- * record's JSON as stored, so a frame is built without parsing the event.
+ * record's JSON as stored: a frame is the record's bytes between a short header and a blank line,
+ * built without parsing, decoding or re-encoding the event.
  */
 final class SseFrames {
 
     static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private SseFrames() {
     }
@@ -22,20 +25,41 @@ final class SseFrames {
 
     static byte[] event(ConsumerRecord<String, byte[]> record) {
         String type = EventHeaders.type(record.headers());
-        StringBuilder frame = new StringBuilder(record.value().length + 64);
-        frame.append("id: ").append(record.offset()).append('\n');
         // Event names come from our own headers, but a CR or LF in one would forge extra fields.
-        frame.append("event: ").append(type == null ? "message" : type.replace("\r", "").replace("\n", "")).append('\n');
-        String data = new String(record.value(), StandardCharsets.UTF_8);
-        if (data.indexOf('\n') < 0 && data.indexOf('\r') < 0) {
-            frame.append("data: ").append(data).append('\n'); // our JSON: always one line
-        } else {
-            // Anything else is split into data lines, as the spec requires for multi-line data.
-            for (String line : data.split("\r\n|\r|\n", -1)) {
-                frame.append("data: ").append(line).append('\n');
+        String name = type == null ? "message" : type.replace("\r", "").replace("\n", "");
+        byte[] head = ("id: " + record.offset() + "\nevent: " + name + "\ndata: ").getBytes(StandardCharsets.UTF_8);
+        byte[] value = record.value();
+        if (hasLineBreak(value)) {
+            return multiLine(head, value);
+        }
+        byte[] frame = new byte[head.length + value.length + END.length];
+        System.arraycopy(head, 0, frame, 0, head.length);
+        System.arraycopy(value, 0, frame, head.length, value.length);
+        System.arraycopy(END, 0, frame, head.length + value.length, END.length);
+        return frame;
+    }
+
+    private static boolean hasLineBreak(byte[] value) {
+        for (byte b : value) {
+            if (b == '\n' || b == '\r') {
+                return true;
             }
         }
-        frame.append('\n');
-        return frame.toString().getBytes(StandardCharsets.UTF_8);
+        return false;
+    }
+
+    /** Our JSON is always one line; anything else is split into data lines, as the spec requires. */
+    private static byte[] multiLine(byte[] head, byte[] value) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(head.length + value.length + 32);
+        out.writeBytes(head);
+        String[] lines = new String(value, StandardCharsets.UTF_8).split("\r\n|\r|\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            if (i > 0) {
+                out.writeBytes("\ndata: ".getBytes(StandardCharsets.US_ASCII));
+            }
+            out.writeBytes(lines[i].getBytes(StandardCharsets.UTF_8));
+        }
+        out.writeBytes(END);
+        return out.toByteArray();
     }
 }

@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 final class SseStream {
 
     private static final Logger log = LoggerFactory.getLogger(SseStream.class);
-    private static final int HISTORY_BATCH = 500;
+    private static final int HISTORY_BATCH = 5_000;
     private static final int LIVE_BATCH = 256;
 
     private record Live(long offset, byte[] frame) {

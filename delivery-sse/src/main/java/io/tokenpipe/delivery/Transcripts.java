@@ -42,7 +42,7 @@ final class Transcripts {
         SessionRecord session = answer.session();
         Map<String, TurnTranscript> turns = new LinkedHashMap<>();
         for (TurnRecord turn : session.turns()) {
-            turns.put(turn.turnId(), new TurnTranscript(turn));
+            turns.put(turn.turnId(), new TurnTranscript(turn, session.partition()));
         }
         ReplayPlan plan = ReplayPlan.after(answer, -1);
         List<long[]> reads = new ArrayList<>(plan.ranges());
@@ -54,7 +54,7 @@ final class Transcripts {
                 HistoryReader.Batch batch = history.read(plan.partition(), session.sessionId(), position, to, 5_000);
                 for (ConsumerRecord<String, byte[]> record : batch.records()) {
                     StreamEvent event = Json.read(record.value(), StreamEvent.class);
-                    turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null))
+                    turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null, session.partition()))
                             .add(event, new KafkaRef(record.topic(), record.partition(), record.offset()));
                 }
                 position = batch.next();
@@ -76,6 +76,7 @@ final class Transcripts {
     /** One turn, assembled from its index record and its events. */
     private final class TurnTranscript {
         private final TurnRecord record;
+        private final int partition;
         private final List<Map<String, Object>> events = new ArrayList<>();
         private final StringBuilder answer = new StringBuilder();
         private final Set<String> workers = new LinkedHashSet<>();
@@ -85,8 +86,9 @@ final class Transcripts {
         private int attempts;
         private int tokens;
 
-        TurnTranscript(TurnRecord record) {
+        TurnTranscript(TurnRecord record, int partition) {
             this.record = record;
+            this.partition = partition;
         }
 
         void add(StreamEvent event, KafkaRef ref) {
@@ -147,7 +149,9 @@ final class Transcripts {
             } else if (record != null) {
                 t.put("client_request_id", record.clientRequestId());
                 t.put("submitted_at", record.submittedAt());
-                t.put("prompt", new KafkaRef(topics.prompts(), -1, record.promptOffset()));
+                if (record.promptOffset() != null) {
+                    t.put("prompt", new KafkaRef(topics.prompts(), partition, record.promptOffset()));
+                }
             }
             t.put("answer", answer.toString());
             t.put("token_chunks", tokens);

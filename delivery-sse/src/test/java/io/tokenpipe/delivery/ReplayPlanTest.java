@@ -45,7 +45,7 @@ class ReplayPlanTest {
 
     @Test
     void aSessionWithoutStartedTurnsIsReadFromWhereTheIndexStands() {
-        TurnRecord queued = new TurnRecord("t_q", "r", "h", 5, Instant.EPOCH, null, null, TurnRecord.Status.QUEUED, null);
+        TurnRecord queued = new TurnRecord("t_q", "r", "h", 5L, Instant.EPOCH, null, null, TurnRecord.Status.QUEUED, null);
         ReplayPlan plan = ReplayPlan.after(answer(700, queued), -1);
 
         assertEquals(List.of(), ranges(plan));
@@ -57,11 +57,11 @@ class ReplayPlanTest {
     }
 
     private static TurnRecord finished(long start, long end) {
-        return new TurnRecord("t_" + start, "r" + start, "h", 0, Instant.EPOCH, start, end, TurnRecord.Status.COMPLETED, "stop");
+        return new TurnRecord("t_" + start, "r" + start, "h", 0L, Instant.EPOCH, start, end, TurnRecord.Status.COMPLETED, "stop");
     }
 
     private static TurnRecord running(long start) {
-        return new TurnRecord("t_" + start, "r" + start, "h", 0, Instant.EPOCH, start, null, TurnRecord.Status.RUNNING, null);
+        return new TurnRecord("t_" + start, "r" + start, "h", 0L, Instant.EPOCH, start, null, TurnRecord.Status.RUNNING, null);
     }
 
     private static List<String> ranges(ReplayPlan plan) {

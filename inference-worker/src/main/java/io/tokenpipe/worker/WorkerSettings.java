@@ -17,7 +17,9 @@ public record WorkerSettings(
         Duration sessionTimeout,
         Duration transactionTimeout,
         Duration shutdownGrace,
-        int upstreamResumes) {
+        int upstreamResumes,
+        Duration commitInterval,
+        Duration offsetCommitInterval) {
 
     public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
             "HTTP port of an inference worker (health only).");
@@ -39,8 +41,14 @@ public record WorkerSettings(
     public static final Setting UPSTREAM_RESUMES = Setting.of("WORKER_UPSTREAM_RESUMES", "2",
             "How many times a turn is continued after its model server failed mid-answer, before it ends with turn.failed.");
 
+    public static final Setting COMMIT_INTERVAL_MS = Setting.of("WORKER_COMMIT_INTERVAL_MS", "10",
+            "Shortest time between two transactions of a partition's writer; tokens arriving meanwhile share one. Each transaction costs the broker several requests: this bounds their rate at any load, for at most this much added latency.");
+    public static final Setting OFFSET_COMMIT_INTERVAL_MS = Setting.of("WORKER_OFFSET_COMMIT_INTERVAL_MS", "1000",
+            "How often a worker advances its committed prompt offsets. Later is safe: a new owner skips prompts whose turns it finds finished in the stream.");
+
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
-            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES);
+            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES,
+            COMMIT_INTERVAL_MS, OFFSET_COMMIT_INTERVAL_MS);
 
     public static WorkerSettings from(Env env) {
         String workerId = env.string(WORKER_ID);
@@ -50,7 +58,7 @@ public record WorkerSettings(
         return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
                 env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
                 env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS),
-                env.integer(UPSTREAM_RESUMES));
+                env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(OFFSET_COMMIT_INTERVAL_MS));
     }
 
     private static String hostName() {

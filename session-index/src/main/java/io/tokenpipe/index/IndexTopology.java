@@ -9,8 +9,8 @@ import org.apache.kafka.streams.TopologyConfig;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * The index's topology: the sessions, prompts and stream topics, read as one co-partitioned input
- * into two stores per partition. Built apart from any running instance so that it can be tested
+ * The index's topology: the sessions, prompts and turns topics (never the token chunks of the
+ * stream topic), read as one co-partitioned input into two stores per partition. Built apart from any running instance so that it can be tested
  * with Kafka Streams' TopologyTestDriver as well as on a broker.
  */
 public final class IndexTopology {
@@ -25,14 +25,14 @@ public final class IndexTopology {
         Topology topology = new Topology(new TopologyConfig(config));
         topology.addSource("sessions-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.sessions());
         topology.addSource("prompts-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.prompts());
-        topology.addSource("stream-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.stream());
+        topology.addSource("turns-topic", Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), topics.turns());
         topology.addProcessor("indexer", () -> new SessionIndexer(topics, progress),
-                "sessions-topic", "prompts-topic", "stream-topic");
+                "sessions-topic", "prompts-topic", "turns-topic");
         // Cached: the updates of a commit interval reach RocksDB and the changelog once per key.
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SESSIONS_STORE),
                 Serdes.String(), new JsonSerde<>(SessionRecord.class)).withCachingEnabled(), "indexer");
-        // Rewritten on every record, token chunks included: kept in memory, and cached so that the
-        // changelog gets one write per topic per commit instead of one per token.
+        // Rewritten on every record: kept in memory, and cached so that the changelog gets one write
+        // per key per commit.
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(POSITIONS_STORE),
                 Serdes.String(), Serdes.Long()).withCachingEnabled(), "indexer");
         return topology;

@@ -204,8 +204,10 @@ public final class SessionIndex implements AutoCloseable {
                 throw new IndexUnavailableException("interrupted", e);
             }
         }
-        // Progress first, then the store: the indexer updates the store before it advances progress,
-        // so the record read below accounts for every event of the session before streamNext.
+        // The highest stream offset the index has seen marked, then the store: the indexer updates the
+        // store before it advances progress, so the record read below accounts for every boundary at
+        // or below it. Marks are written in stream order, so every event of the session before
+        // streamNext belongs to a turn the record shows.
         long streamNext = progress.processed(new TopicPartition(topics.stream(), partition)) + 1;
         ReadOnlyKeyValueStore<String, SessionRecord> store = streams.store(StoreQueryParameters
                 .fromNameAndType(IndexTopology.SESSIONS_STORE, QueryableStoreTypes.<String, SessionRecord>keyValueStore())
@@ -214,7 +216,12 @@ public final class SessionIndex implements AutoCloseable {
         return new IndexAnswer(session, partition, streamNext);
     }
 
-    /** The offsets of the last records now in the session's partition of the sessions and prompts topics. */
+    /**
+     * The offsets of the last records now in the session's partition of the sessions and prompts
+     * topics. Freshness is about those two (does the session exist, was this request seen); the
+     * turns topic needs none: every answer is consistent with the marks it has seen (see lookupLocal),
+     * and it is written in transactions, whose markers no processor ever sees as records.
+     */
     private Map<TopicPartition, Long> lastOffsets(int partition) {
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();
         request.put(new TopicPartition(topics.sessions(), partition), OffsetSpec.latest());

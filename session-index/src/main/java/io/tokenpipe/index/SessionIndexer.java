@@ -1,14 +1,9 @@
 package io.tokenpipe.index;
 
-import io.tokenpipe.common.event.EventHeaders;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
-import io.tokenpipe.common.event.StreamEvent;
-import io.tokenpipe.common.event.TokenChunk;
-import io.tokenpipe.common.event.TurnCompleted;
-import io.tokenpipe.common.event.TurnFailed;
-import io.tokenpipe.common.event.TurnStarted;
+import io.tokenpipe.common.event.TurnMark;
 import io.tokenpipe.common.kafka.Topics;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -20,13 +15,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Folds the three topics of one partition into session records. Token chunks are the bulk of the
- * stream topic and change nothing in a record, so they are recognised by their header and skipped
- * without being parsed; only the position advances.
+ * Folds a partition's sessions, prompts and turn marks into session records. Kafka Streams merges the
+ * three partitions by timestamp, and a partition that is behind in fetching may be merged late: a
+ * turn's mark can arrive before its prompt, a prompt before its session's creation. Every record
+ * therefore adds what it knows to whatever is there, in any order, and the result is the same.
  */
 final class SessionIndexer implements Processor<String, byte[], Void, Void> {
 
     private static final Logger log = LoggerFactory.getLogger(SessionIndexer.class);
+    /** Key, in the positions store, of the highest stream offset named by a mark of this partition. */
+    static final String STREAM_MARK = "#stream-mark";
 
     private final Topics topics;
     private final IndexProgress progress;
@@ -46,11 +44,15 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         this.positions = context.getStateStore(IndexTopology.POSITIONS_STORE);
         // The stores are restored by now: seed this node's progress with what they remember.
         int partition = context.taskId().partition();
-        for (String topic : topics.all()) {
+        for (String topic : topics.indexed()) {
             Long position = positions.get(topic);
             if (position != null) {
                 progress.advance(new TopicPartition(topic, partition), position);
             }
+        }
+        Long mark = positions.get(STREAM_MARK);
+        if (mark != null) {
+            progress.advance(new TopicPartition(topics.stream(), partition), mark);
         }
     }
 
@@ -60,7 +62,7 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         String sessionId = record.key();
         if (sessionId != null && record.value() != null) {
             try {
-                apply(meta, sessionId, record);
+                apply(meta, sessionId, record.value());
             } catch (RuntimeException e) {
                 // The log is the source of truth and keeps the record; the index must not stop for
                 // everyone because of one record it cannot read.
@@ -71,55 +73,34 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         progress.advance(new TopicPartition(meta.topic(), meta.partition()), meta.offset());
     }
 
-    private void apply(RecordMetadata meta, String sessionId, Record<String, byte[]> record) {
-        String topic = meta.topic();
-        if (topic.equals(topics.stream())) {
-            String type = EventHeaders.type(record.headers());
-            if (TokenChunk.TYPE.equals(type)) {
-                return;
-            }
-            applyStreamEvent(sessionId, meta.offset(), Json.read(record.value(), StreamEvent.class));
-        } else if (topic.equals(topics.prompts())) {
-            applyPrompt(sessionId, meta.offset(), Json.read(record.value(), PromptSubmitted.class));
-        } else if (topic.equals(topics.sessions())) {
-            SessionCreated created = Json.read(record.value(), SessionCreated.class);
-            if (sessions.get(sessionId) == null) {
-                sessions.put(sessionId, new SessionRecord(sessionId, created.createdAt(), created.metadata(),
-                        meta.partition(), java.util.List.of()));
-            }
-        }
-    }
-
-    private void applyPrompt(String sessionId, long offset, PromptSubmitted prompt) {
+    private void apply(RecordMetadata meta, String sessionId, byte[] value) {
         SessionRecord session = sessions.get(sessionId);
         if (session == null) {
-            log.warn("prompt for unknown session {} at offset {} ignored by the index", sessionId, offset);
-            return;
+            session = SessionRecord.placeholder(sessionId, meta.partition());
         }
-        if (session.turn(prompt.turnId()).isPresent()) {
-            return; // a duplicate of a retried request: the first one is the turn
-        }
-        sessions.put(sessionId, session.withTurn(new TurnRecord(prompt.turnId(), prompt.clientRequestId(),
-                prompt.requestHash(), offset, prompt.submittedAt(), null, null, TurnRecord.Status.QUEUED, null)));
-    }
-
-    private void applyStreamEvent(String sessionId, long offset, StreamEvent event) {
-        SessionRecord session = sessions.get(sessionId);
-        if (session == null || session.turn(event.turnId()).isEmpty()) {
-            log.warn("{} for unknown turn {}/{} at offset {} ignored by the index", event.type(), sessionId,
-                    event.turnId(), offset);
-            return;
-        }
-        SessionRecord updated = switch (event) {
-            case TurnStarted s -> session.updateTurn(s.turnId(), t -> t.started(offset));
-            case TurnCompleted c -> session.updateTurn(c.turnId(),
-                    t -> t.ended(offset, TurnRecord.Status.COMPLETED, c.finishReason()));
-            case TurnFailed f -> session.updateTurn(f.turnId(),
-                    t -> t.ended(offset, TurnRecord.Status.FAILED, f.error().code()));
-            default -> session;
-        };
-        if (updated != session) {
-            sessions.put(sessionId, updated);
+        String topic = meta.topic();
+        if (topic.equals(topics.sessions())) {
+            SessionCreated created = Json.read(value, SessionCreated.class);
+            if (session.createdAt() == null) {
+                sessions.put(sessionId, session.created(created.createdAt(), created.metadata()));
+            }
+        } else if (topic.equals(topics.prompts())) {
+            PromptSubmitted prompt = Json.read(value, PromptSubmitted.class);
+            long offset = meta.offset();
+            // A second prompt with a turn id already known is a retried request: the first one is the turn.
+            sessions.put(sessionId, session.upsert(prompt.turnId(),
+                    () -> TurnRecord.queued(prompt.turnId(), prompt.clientRequestId(), prompt.requestHash(), offset,
+                            prompt.submittedAt()),
+                    t -> t.requestHash() != null ? t
+                            : t.withPrompt(prompt.clientRequestId(), prompt.requestHash(), offset, prompt.submittedAt())));
+        } else if (topic.equals(topics.turns())) {
+            TurnMark mark = Json.read(value, TurnMark.class);
+            sessions.put(sessionId, session.upsert(mark.turnId(), () -> TurnRecord.fromMark(mark), t -> t.with(mark)));
+            TopicPartition stream = new TopicPartition(topics.stream(), meta.partition());
+            if (mark.streamOffset() > progress.processed(stream)) {
+                positions.put(STREAM_MARK, mark.streamOffset());
+                progress.advance(stream, mark.streamOffset());
+            }
         }
     }
 }

@@ -1,10 +1,16 @@
 package io.tokenpipe.index;
 
+import io.tokenpipe.common.event.TurnCompleted;
+import io.tokenpipe.common.event.TurnFailed;
+import io.tokenpipe.common.event.TurnMark;
+import io.tokenpipe.common.event.TurnStarted;
+
 import java.time.Instant;
 
 /**
- * What the index knows of one turn: where its prompt and its events are in Kafka, and how it ended.
- * Offsets are {@code null} until the index has seen the corresponding record.
+ * What the index knows of one turn: where its prompt and its boundary events are in Kafka, and how it
+ * ended. The index may learn of a turn from its prompt or from a mark, in either order, so any field
+ * may be {@code null} until the record that carries it has been seen.
  *
  * @param startedOffset stream offset of the turn's {@code turn.started} event
  * @param endOffset     stream offset of its terminal event ({@code turn.completed} or {@code turn.failed})
@@ -13,7 +19,7 @@ public record TurnRecord(
         String turnId,
         String clientRequestId,
         String requestHash,
-        long promptOffset,
+        Long promptOffset,
         Instant submittedAt,
         Long startedOffset,
         Long endOffset,
@@ -38,15 +44,36 @@ public record TurnRecord(
         return status == Status.COMPLETED || status == Status.FAILED;
     }
 
-    TurnRecord started(long offset) {
-        // A take-over re-sends nothing before its turn.resumed; the first turn.started is the turn's start.
-        Long start = startedOffset == null ? offset : Math.min(startedOffset, offset);
-        return new TurnRecord(turnId, clientRequestId, requestHash, promptOffset, submittedAt, start, endOffset,
-                finished() ? status : Status.RUNNING, finishReason);
+    /** A turn first seen through its prompt. */
+    static TurnRecord queued(String turnId, String clientRequestId, String requestHash, long promptOffset, Instant submittedAt) {
+        return new TurnRecord(turnId, clientRequestId, requestHash, promptOffset, submittedAt, null, null, Status.QUEUED, null);
     }
 
-    TurnRecord ended(long offset, Status outcome, String reason) {
-        return new TurnRecord(turnId, clientRequestId, requestHash, promptOffset, submittedAt,
-                startedOffset == null ? offset : startedOffset, offset, outcome, reason);
+    /** A turn first seen through a mark (its prompt not yet indexed). */
+    static TurnRecord fromMark(TurnMark mark) {
+        return new TurnRecord(mark.turnId(), null, null, null, null, null, null, Status.QUEUED, null).with(mark);
+    }
+
+    /** What the prompt tells, added to whatever the marks told already. */
+    TurnRecord withPrompt(String requestId, String hash, long offset, Instant submitted) {
+        return new TurnRecord(turnId, requestId, hash, offset, submitted, startedOffset, endOffset, status, finishReason);
+    }
+
+    /** What a mark tells, added; marks of one turn may only move it forward. */
+    TurnRecord with(TurnMark mark) {
+        String requestId = clientRequestId != null ? clientRequestId : mark.clientRequestId();
+        Long prompt = promptOffset != null ? promptOffset : mark.promptOffset();
+        Instant submitted = submittedAt != null ? submittedAt : mark.submittedAt();
+        return switch (mark.type()) {
+            case TurnStarted.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted,
+                    startedOffset == null ? mark.streamOffset() : Math.min(startedOffset, mark.streamOffset()),
+                    endOffset, finished() ? status : Status.RUNNING, finishReason);
+            case TurnCompleted.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset,
+                    mark.streamOffset(), Status.COMPLETED, mark.outcome());
+            case TurnFailed.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset,
+                    mark.streamOffset(), Status.FAILED, mark.outcome());
+            default -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset, endOffset,
+                    finished() ? status : Status.RUNNING, finishReason); // turn.resumed
+        };
     }
 }

@@ -11,6 +11,7 @@ import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
+import io.tokenpipe.common.event.TurnMark;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
 import io.tokenpipe.common.http.HttpDefaults;
@@ -109,12 +110,39 @@ class SessionIndexIT {
         TurnRecord turn = awaitTurnFinished(index, sessionId);
 
         assertEquals(turnId, turn.turnId());
-        assertEquals(promptOffset, turn.promptOffset());
+        assertEquals(promptOffset, (long) turn.promptOffset());
         assertEquals(started, turn.startedOffset());
         assertEquals(completed, turn.endOffset());
         assertEquals(TurnRecord.Status.COMPLETED, turn.status());
         assertEquals("stop", turn.finishReason());
         assertTrue(index.lookup(sessionId, false).streamNextOffset() > completed);
+    }
+
+    @Test
+    void aTurnsMarksMaySeeTheIndexBeforeItsPromptAndTheResultIsTheSame() throws Exception {
+        SessionIndex index = startNode("a");
+        index.awaitRunning(Duration.ofSeconds(30));
+        String sessionId = Ids.newSessionId();
+        String turnId = Ids.turnId(sessionId, "req-1");
+        // Marks first, as when the prompts partition is fetched late; then the prompt; then the creation.
+        send(topics.turns(), sessionId, TurnMark.TYPE, new TurnMark(1, sessionId, turnId, TurnStarted.TYPE, 40, 1,
+                Instant.now(), 7L, "req-1", Instant.now(), null));
+        send(topics.turns(), sessionId, TurnMark.TYPE, new TurnMark(1, sessionId, turnId, TurnCompleted.TYPE, 90, 1,
+                Instant.now(), null, null, null, "stop"));
+        send(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(1, sessionId, turnId, "req-1", "hash",
+                "synthetic", List.of(ChatMessage.user("hi")), GenerationParams.DEFAULTS, Instant.now()));
+        createSession(sessionId);
+
+        TurnRecord turn = awaitTurnFinished(index, sessionId);
+
+        assertEquals(40L, turn.startedOffset(), "the start a mark reported before the prompt was seen is kept");
+        assertEquals(90L, turn.endOffset());
+        assertEquals("hash", turn.requestHash(), "the prompt's details are added afterwards");
+        assertEquals(TurnRecord.Status.COMPLETED, turn.status());
+        IndexAnswer answer = index.lookup(sessionId, true);
+        assertEquals(1, answer.session().turns().size(), "one turn, not one per record");
+        assertTrue(answer.session().createdAt() != null);
+        assertTrue(answer.streamNextOffset() > 90, "every stream offset up to the last mark is accounted for");
     }
 
     @Test
@@ -172,8 +200,14 @@ class SessionIndexIT {
         send(topics.sessions(), sessionId, SessionCreated.TYPE, new SessionCreated(1, sessionId, Instant.now(), Map.of()));
     }
 
+    /** As a worker does: the event on the stream topic, and its mark (for boundaries) on the turns topic. */
     private long sendEvent(StreamEvent event) {
-        return send(topics.stream(), event.sessionId(), event.type(), event);
+        long offset = send(topics.stream(), event.sessionId(), event.type(), event);
+        TurnMark mark = TurnMark.of(event, offset);
+        if (mark != null) {
+            send(topics.turns(), event.sessionId(), TurnMark.TYPE, mark);
+        }
+        return offset;
     }
 
     private long send(String topic, String key, String type, Object value) {

@@ -61,6 +61,7 @@ public final class SharedKafka {
         env.put(Topics.SESSIONS.name(), topics.sessions());
         env.put(Topics.PROMPTS.name(), topics.prompts());
         env.put(Topics.STREAM.name(), topics.stream());
+        env.put(Topics.TURNS.name(), topics.turns());
         env.put(Topics.CONTROL.name(), topics.control());
         env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
         return env;

@@ -78,6 +78,10 @@ public final class TopicBootstrap {
                 new NewTopic(topics.stream(), partitions, rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
                         TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.streamRetention().toMillis()))),
+                // The marks describe the stream topic's events: kept exactly as long.
+                new NewTopic(topics.turns(), partitions, rf).configs(Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.streamRetention().toMillis()))),
                 // Cancellations matter for seconds; a day is plenty.
                 new NewTopic(topics.control(), Optional.of(1), rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
@@ -92,7 +96,7 @@ public final class TopicBootstrap {
             detail.append(' ').append(name).append('=').append(description.partitions().size());
         });
         if (counts.size() != 1) {
-            throw new IllegalStateException("the sessions, prompts and stream topics must have the same partition count, but:" + detail);
+            throw new IllegalStateException("the sessions, prompts, stream and turns topics must have the same partition count, but:" + detail);
         }
         return counts.iterator().next();
     }

@@ -7,10 +7,11 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The topics and how they are created. Sessions, prompts and stream are keyed by session id and must
- * have the same partition count: a session then lives on the same partition number in each, which
- * the session index relies on (it reads the three as one co-partitioned input). The control topic
- * carries rare requests every worker reads in full; its layout does not matter.
+ * The topics and how they are created. Sessions, prompts, stream and turns are keyed by session id and
+ * must have the same partition count: a session then lives on the same partition number in each,
+ * which the session index relies on (it reads sessions, prompts and turns as one co-partitioned
+ * input) and so do readers of the stream. The control topic carries rare requests every worker reads
+ * in full; its layout does not matter.
  *
  * @param replicationFactor {@code -1} leaves it to the broker's {@code default.replication.factor}
  */
@@ -18,6 +19,7 @@ public record Topics(
         String sessions,
         String prompts,
         String stream,
+        String turns,
         String control,
         int partitions,
         short replicationFactor,
@@ -30,6 +32,8 @@ public record Topics(
             "Topic of submitted prompts (turns), consumed by inference workers.");
     public static final Setting STREAM = Setting.of("TOPIC_STREAM", "tokenpipe.stream",
             "Topic of turn events (started, token chunks, completed, failed) that clients stream.");
+    public static final Setting TURNS = Setting.of("TOPIC_TURNS", "tokenpipe.turns",
+            "Topic of turn boundaries (where each turn's start and end lie in the stream topic), written with the events; read by the session index.");
     public static final Setting CONTROL = Setting.of("TOPIC_CONTROL", "tokenpipe.control",
             "Topic of control requests (turn cancellations), read in full by every worker.");
     public static final Setting PARTITIONS = Setting.of("TOPIC_PARTITIONS", "6",
@@ -41,7 +45,7 @@ public record Topics(
     public static final Setting STREAM_RETENTION_MS = Setting.of("TOPIC_STREAM_RETENTION_MS", "604800000",
             "Retention of the stream topic (default 7 days): how long sessions can be resumed and replayed.");
 
-    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, CONTROL, PARTITIONS, REPLICATION_FACTOR,
+    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, PARTITIONS, REPLICATION_FACTOR,
             PROMPTS_RETENTION_MS, STREAM_RETENTION_MS);
 
     public static Topics from(Env env) {
@@ -50,7 +54,8 @@ public record Topics(
             throw new io.tokenpipe.common.config.ConfigException(
                     REPLICATION_FACTOR.name() + " must be -1 or a positive number, got " + rf);
         }
-        return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(CONTROL),
+        return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(TURNS),
+                env.required(CONTROL),
                 env.positiveInteger(PARTITIONS), (short) rf,
                 env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS));
     }
@@ -61,16 +66,22 @@ public record Topics(
 
     /** The same topics under other names: lets tests run isolated from each other on one broker. */
     public Topics withPrefix(String prefix) {
-        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + control, partitions,
+        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control, partitions,
                 replicationFactor, promptsRetention, streamRetention);
     }
 
     public Topics withPartitions(int count) {
-        return new Topics(sessions, prompts, stream, control, count, replicationFactor, promptsRetention, streamRetention);
+        return new Topics(sessions, prompts, stream, turns, control, count, replicationFactor, promptsRetention,
+                streamRetention);
     }
 
-    /** The three co-partitioned topics of sessions, prompts and turn events. */
+    /** The co-partitioned topics: a session lives on the same partition number in each. */
     public List<String> all() {
-        return List.of(sessions, prompts, stream);
+        return List.of(sessions, prompts, stream, turns);
+    }
+
+    /** What the session index reads: everything about sessions except the token chunks. */
+    public List<String> indexed() {
+        return List.of(sessions, prompts, turns);
     }
 }

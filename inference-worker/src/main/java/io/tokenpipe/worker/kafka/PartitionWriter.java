@@ -3,6 +3,7 @@ package io.tokenpipe.worker.kafka;
 import io.tokenpipe.common.event.EventHeaders;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.TurnMark;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
@@ -75,23 +76,37 @@ public final class PartitionWriter {
 
     private final TopicPartition prompts;
     private final String streamTopic;
+    private final String turnsTopic;
     private final Producer<String, byte[]> producer;
     private final ConsumerGroupMetadata group;
     private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
     private final OffsetTracker tracker;
     private final Map<String, Turn> inflight = new HashMap<>();
     private final Thread thread;
+    private final long commitIntervalNanos;
+    private final long offsetCommitIntervalNanos;
     private volatile State state = State.OPEN;
     private long streamEnd;
     private OffsetAndMetadata lastCommitted;
+    private long lastBegin;
+    private long lastOffsetCommit;
 
     /**
      * @param producer       a transactional producer on which {@code initTransactions()} has completed
      * @param promptPosition the committed offset of the prompts partition
      * @param streamEnd      the end of the stream partition when this writer takes over
+     * @param commitInterval shortest time between the starts of two transactions: what arrives
+     *                       meanwhile shares one. A transaction costs the broker several requests,
+     *                       so this bounds their rate whatever the load, for at most this much latency.
+     * @param offsetCommitInterval how often the prompts' committed offset is advanced. Later is safe:
+     *                       the next owner skips prompts whose turns it finds finished in the stream.
      */
-    public PartitionWriter(TopicPartition prompts, String streamTopic, Producer<String, byte[]> producer,
-                           ConsumerGroupMetadata group, long promptPosition, long streamEnd) {
+    public PartitionWriter(TopicPartition prompts, String streamTopic, String turnsTopic, Producer<String, byte[]> producer,
+                           ConsumerGroupMetadata group, long promptPosition, long streamEnd, Duration commitInterval,
+                           Duration offsetCommitInterval) {
+        this.turnsTopic = turnsTopic;
+        this.commitIntervalNanos = commitInterval.toNanos();
+        this.offsetCommitIntervalNanos = offsetCommitInterval.toNanos();
         this.prompts = prompts;
         this.streamTopic = streamTopic;
         this.producer = producer;
@@ -192,15 +207,22 @@ public final class PartitionWriter {
                     if (state == State.DRAINING) {
                         break;
                     }
+                    if (System.nanoTime() - lastOffsetCommit >= offsetCommitIntervalNanos && offsetsChanged()) {
+                        commit(List.of(), true); // idle: bring the committed offset up to date
+                    }
                     continue;
+                }
+                long wait = lastBegin + commitIntervalNanos - System.nanoTime();
+                if (wait > 0) {
+                    TimeUnit.NANOSECONDS.sleep(wait); // group commit: what arrives meanwhile joins this one
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                commit(batch);
+                commit(batch, false);
                 batch.clear();
             }
             if (state == State.DRAINING) {
-                commit(List.of()); // a last commit, so the offsets and scan_from are current for the next owner
+                commit(List.of(), true); // a last commit, so the offsets and scan_from are current for the next owner
                 state = State.CLOSED;
                 log.info("handed over {} at prompt offset {}", prompts, lastCommitted == null ? "-" : lastCommitted.offset());
             }
@@ -213,13 +235,13 @@ public final class PartitionWriter {
         failQueued();
     }
 
-    private void commit(List<Request> batch) throws InterruptedException, FencedException {
+    private void commit(List<Request> batch, boolean withOffsets) throws InterruptedException, FencedException {
         Map<String, Turn> inflightBefore = new HashMap<>(inflight);
         long endBefore = streamEnd;
         long backoff = 50;
         while (true) {
             try {
-                commitOnce(batch);
+                commitOnce(batch, withOffsets);
                 return;
             } catch (ProducerFencedException | InvalidProducerEpochException | OutOfOrderSequenceException
                      | UnsupportedVersionException | AuthorizationException e) {
@@ -248,7 +270,8 @@ public final class PartitionWriter {
         }
     }
 
-    private void commitOnce(List<Request> batch) throws ExecutionException, InterruptedException {
+    private void commitOnce(List<Request> batch, boolean withOffsets) throws ExecutionException, InterruptedException {
+        lastBegin = System.nanoTime();
         producer.beginTransaction();
         List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
         for (Request request : batch) {
@@ -272,6 +295,12 @@ public final class PartitionWriter {
                     if (w.done()) {
                         tracker.done(w.promptOffset());
                     }
+                    // The boundary's position, for the session index, in the same transaction as the event.
+                    TurnMark mark = TurnMark.of(w.event(), offset);
+                    if (mark != null) {
+                        producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), mark.sessionId(),
+                                Json.bytes(mark), EventHeaders.withType(TurnMark.TYPE)));
+                    }
                 }
             }
         }
@@ -280,16 +309,25 @@ public final class PartitionWriter {
         long position = tracker.position();
         inflight.values().removeIf(t -> t.promptOffset() < position);
         OffsetAndMetadata offsets = new OffsetAndMetadata(position, scanMetadata());
-        if (!offsets.equals(lastCommitted)) {
+        boolean commitOffsets = !offsets.equals(lastCommitted)
+                && (withOffsets || lastBegin - lastOffsetCommit >= offsetCommitIntervalNanos);
+        if (commitOffsets) {
             producer.sendOffsetsToTransaction(Map.of(prompts, offsets), group);
         }
         producer.commitTransaction();
-        lastCommitted = offsets;
+        if (commitOffsets) {
+            lastCommitted = offsets;
+            lastOffsetCommit = lastBegin;
+        }
         for (Request request : batch) {
             if (request instanceof Write w && w.committed() != null) {
                 w.committed().complete(null);
             }
         }
+    }
+
+    private boolean offsetsChanged() {
+        return !new OffsetAndMetadata(tracker.position(), scanMetadata()).equals(lastCommitted);
     }
 
     private String scanMetadata() {

@@ -306,8 +306,9 @@ public final class PromptConsumer implements AutoCloseable {
                         return;
                     }
                     partition.recovered = recovered.turns();
-                    partition.writer = new PartitionWriter(tp, topics.stream(), producer, group,
-                            committed == null ? 0 : committed.offset(), recovered.streamEnd()).start();
+                    partition.writer = new PartitionWriter(tp, topics.stream(), topics.turns(), producer, group,
+                            committed == null ? 0 : committed.offset(), recovered.streamEnd(),
+                            settings.commitInterval(), settings.offsetCommitInterval()).start();
                     partition.ready = true;
                 }
                 log.info("ready to answer {} from offset {}", tp, committed == null ? "start" : committed.offset());
