@@ -276,6 +276,11 @@ public final class SessionIndex implements AutoCloseable {
         config.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
         config.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, settings.standbyReplicas());
         config.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
+        // By default a task waits to merge its partitions in timestamp order while any of them may have
+        // data on the broker. The turns topic nearly always has a transaction open under load, so that
+        // wait never ends and the index falls seconds behind. The indexer folds its inputs in any
+        // order (SessionIndexer), so it processes whatever has arrived.
+        config.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, -1L);
         config.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
         // Workers write the stream topic in transactions: never index an aborted (zombie) write.
         config.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");

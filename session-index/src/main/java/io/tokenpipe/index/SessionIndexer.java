@@ -60,7 +60,9 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
     public void process(Record<String, byte[]> record) {
         RecordMetadata meta = context.recordMetadata().orElseThrow();
         String sessionId = record.key();
-        if (sessionId != null && record.value() != null) {
+        if (sessionId == null && record.value() != null && meta.topic().equals(topics.turns())) {
+            advanceStreamMark(meta.partition(), Json.read(record.value(), TurnMark.class).streamOffset()); // a watermark
+        } else if (sessionId != null && record.value() != null) {
             try {
                 apply(meta, sessionId, record.value());
             } catch (RuntimeException e) {
@@ -96,11 +98,15 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         } else if (topic.equals(topics.turns())) {
             TurnMark mark = Json.read(value, TurnMark.class);
             sessions.put(sessionId, session.upsert(mark.turnId(), () -> TurnRecord.fromMark(mark), t -> t.with(mark)));
-            TopicPartition stream = new TopicPartition(topics.stream(), meta.partition());
-            if (mark.streamOffset() > progress.processed(stream)) {
-                positions.put(STREAM_MARK, mark.streamOffset());
-                progress.advance(stream, mark.streamOffset());
-            }
+            advanceStreamMark(meta.partition(), mark.streamOffset());
+        }
+    }
+
+    private void advanceStreamMark(int partition, long streamOffset) {
+        TopicPartition stream = new TopicPartition(topics.stream(), partition);
+        if (streamOffset > progress.processed(stream)) {
+            positions.put(STREAM_MARK, streamOffset);
+            progress.advance(stream, streamOffset);
         }
     }
 }

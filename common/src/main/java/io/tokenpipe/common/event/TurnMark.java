@@ -32,6 +32,16 @@ public record TurnMark(
 
     public static final String TYPE = "turn.mark";
     public static final int VERSION = 1;
+    /**
+     * A mark of no turn: "every boundary of this partition up to {@code stream_offset} has been
+     * marked". Written when a partition's turns run long without boundaries, so that readers know
+     * how far the marks they have seen reach. No session id, so no record key.
+     */
+    public static final String WATERMARK = "stream.watermark";
+
+    public static TurnMark watermark(long streamOffset, Instant at) {
+        return new TurnMark(VERSION, null, null, WATERMARK, streamOffset, 0, at, null, null, null, null);
+    }
 
     /** The mark of a boundary event written at {@code streamOffset}; {@code null} for a token chunk. */
     public static TurnMark of(StreamEvent event, long streamOffset) {

@@ -51,6 +51,7 @@ public final class PartitionWriter {
     private static final Logger log = LoggerFactory.getLogger(PartitionWriter.class);
     private static final int QUEUE_CAPACITY = 100_000;
     private static final int MAX_BATCH = 5_000;
+    private static final long WATERMARK_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
 
     private sealed interface Request permits Write, Accepted, Skip, Inflight {
     }
@@ -90,6 +91,7 @@ public final class PartitionWriter {
     private OffsetAndMetadata lastCommitted;
     private long lastBegin;
     private long lastOffsetCommit;
+    private long lastMark;
 
     /**
      * @param producer       a transactional producer on which {@code initTransactions()} has completed
@@ -298,11 +300,16 @@ public final class PartitionWriter {
                     // The boundary's position, for the session index, in the same transaction as the event.
                     TurnMark mark = TurnMark.of(w.event(), offset);
                     if (mark != null) {
-                        producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), mark.sessionId(),
-                                Json.bytes(mark), EventHeaders.withType(TurnMark.TYPE)));
+                        sendMark(mark.sessionId(), mark);
                     }
                 }
             }
+        }
+        if (lastBegin - lastMark >= WATERMARK_INTERVAL_NANOS && streamEnd > 0 && !sent.isEmpty()) {
+            // Turns can stream for seconds without a boundary; without a mark meanwhile, readers would
+            // not know how far the marks they have seen reach, and would read the partition from the
+            // last one.
+            sendMark(null, TurnMark.watermark(streamEnd - 1, java.time.Instant.now()));
         }
         // A finished turn stays listed until the committed position passes its prompt: until then the
         // next owner would fetch that prompt again and must find the turn's final event.
@@ -324,6 +331,12 @@ public final class PartitionWriter {
                 w.committed().complete(null);
             }
         }
+    }
+
+    private void sendMark(String sessionId, TurnMark mark) {
+        producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), sessionId, Json.bytes(mark),
+                EventHeaders.withType(TurnMark.TYPE)));
+        lastMark = lastBegin;
     }
 
     private boolean offsetsChanged() {
