@@ -122,7 +122,7 @@ final class HistoryReader implements AutoCloseable {
                     // Most reads want a few records (a resume, the tail of a new stream): small fetches,
                     // since everything fetched is parsed, wanted or not. Long replays take more polls.
                     Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 500,
-                            ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 128 * 1024,
+                            ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 32 * 1024,
                             ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 1024 * 1024,
                             ConsumerConfig.CLIENT_ID_CONFIG, "tokenpipe-history-" + created.get(),
                             // A seek before the log start (retention) continues from the oldest event kept.
