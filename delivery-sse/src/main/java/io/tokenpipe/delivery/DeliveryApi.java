@@ -46,7 +46,7 @@ public final class DeliveryApi implements AutoCloseable {
         this.partitions = partitions;
         this.index = index;
         this.history = new HistoryReader(kafka, topics.stream(), settings.historyReaders());
-        this.tail = new StreamTail(kafka, topics.stream(), subscriptions, this::endStreams);
+        this.tail = new StreamTail(kafka, topics.stream(), subscriptions, settings.recentEvents(), this::endStreams);
         this.transcripts = new Transcripts(topics, history);
     }
 
@@ -93,7 +93,7 @@ public final class DeliveryApi implements AutoCloseable {
         SseStream stream = null;
         try {
             stream = new SseStream(sessionId, plan, after, follow, response.getOutputStream(), history,
-                    subscriptions, settings);
+                    tail.recent(plan.partition()), subscriptions, settings);
             streams.add(stream); // before the first byte, so endStreams() never misses a stream
             response.flushBuffer();
             SseStream started = stream;
@@ -138,6 +138,10 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
     private void checkResumable(int partition, long lastEventId) throws InterruptedException {
+        RecentEvents recent = tail.recent(partition);
+        if (recent != null && lastEventId + 1 >= recent.coverageStart() && lastEventId < recent.next()) {
+            return; // within the tail's memory: recent, and certainly retained
+        }
         long end = history.end(partition);
         if (lastEventId >= end) {
             throw ApiException.badRequest("invalid_last_event_id", "Last-Event-ID " + lastEventId

@@ -15,7 +15,8 @@ public record DeliverySettings(
         int historyReaders,
         int maxStreams,
         String webIngestUrl,
-        List<String> corsOrigins) {
+        List<String> corsOrigins,
+        int recentEvents) {
 
     public static final Setting HTTP_PORT = Setting.of("DELIVERY_HTTP_PORT", "8082", "HTTP port of delivery-sse.");
     public static final Setting HEARTBEAT_MS = Setting.of("SSE_HEARTBEAT_MS", "15000",
@@ -33,12 +34,16 @@ public record DeliverySettings(
     public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "*",
             "Comma-separated origins allowed to call the HTTP API from a browser; * allows any, empty disables CORS.");
 
+    public static final Setting RECENT_EVENTS = Setting.of("SSE_RECENT_EVENTS", "16384",
+            "Events per partition the live tail keeps in memory; new streams and resumes that reach back no further are served from it without reading Kafka.");
+
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, HEARTBEAT_MS, RETRY_MS, CLIENT_QUEUE_EVENTS,
-            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS);
+            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS);
 
     public static DeliverySettings from(Env env) {
         return new DeliverySettings(env.integer(HTTP_PORT), env.millis(HEARTBEAT_MS), env.millis(RETRY_MS),
                 env.positiveInteger(CLIENT_QUEUE_EVENTS), env.positiveInteger(HISTORY_READERS),
-                env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS));
+                env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS),
+                env.positiveInteger(RECENT_EVENTS));
     }
 }

@@ -37,6 +37,7 @@ final class SseStream {
     private final boolean follow;
     private final OutputStream out;
     private final HistoryReader history;
+    private final RecentEvents recent;
     private final Subscriptions subscriptions;
     private final Duration heartbeat;
     private final long retryMillis;
@@ -53,7 +54,8 @@ final class SseStream {
      * @param follow keep the stream open for live events after the replay
      */
     SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, HistoryReader history,
-              Subscriptions subscriptions, DeliverySettings settings) {
+              RecentEvents recent, Subscriptions subscriptions, DeliverySettings settings) {
+        this.recent = recent;
         this.sessionId = sessionId;
         this.plan = plan;
         this.lastSent = after;
@@ -123,7 +125,7 @@ final class SseStream {
         for (long[] range : plan.ranges()) {
             copy(range[0], range[1] + 1);
         }
-        copy(plan.openFrom(), history.end(plan.partition()));
+        copyRecent(plan.openFrom());
     }
 
     private void followLive() throws IOException, InterruptedException {
@@ -133,7 +135,7 @@ final class SseStream {
                 caughtUp++;
                 live.clear();
                 log.debug("client of {} fell behind; reading from the log from {}", sessionId, lastSent + 1);
-                copy(lastSent + 1, history.end(plan.partition()));
+                copyRecent(lastSent + 1);
                 continue;
             }
             Live next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
@@ -148,6 +150,23 @@ final class SseStream {
             } while (++sent < LIVE_BATCH && (next = live.poll()) != null);
             out.flush();
         }
+    }
+
+    /**
+     * Copies the session's events from {@code from} up to the live tail's position: from the tail's
+     * memory when it reaches back that far, else from the log up to its end. Either way, what follows
+     * arrives live: the stream subscribed before it looked.
+     */
+    private void copyRecent(long from) throws IOException, InterruptedException {
+        RecentEvents.Slice slice = recent == null ? null : recent.since(Math.max(from, lastSent + 1), sessionId);
+        if (slice == null) {
+            copy(from, history.end(plan.partition()));
+            return;
+        }
+        for (int i = 0; i < slice.frames().size(); i++) {
+            send(slice.offsets().get(i), slice.frames().get(i));
+        }
+        out.flush();
     }
 
     /** Copies the session's events in [from, to) from the log to the client. */

@@ -16,11 +16,14 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The node's single live reader of the stream topic: one consumer for all clients, reading every
  * partition from the moment the node started. An event is framed once and handed to the streams
  * of its session open on this node; events of sessions nobody here follows are skipped unparsed.
+ * Every framed event also goes into the partition's {@link RecentEvents}, so new streams and short
+ * resumes are served from memory.
  */
 final class StreamTail implements AutoCloseable {
 
@@ -31,6 +34,9 @@ final class StreamTail implements AutoCloseable {
     private final String topic;
     private final Thread thread;
     private final Runnable onFailure;
+    private final int recentCapacity;
+    private final Map<Integer, RecentEvents> recent = new ConcurrentHashMap<>();
+    private List<TopicPartition> partitions = List.of();
     private volatile boolean running = true;
     private volatile boolean polling;
 
@@ -38,7 +44,8 @@ final class StreamTail implements AutoCloseable {
      * @param onFailure run if the tail stops on an error: its streams would silently receive nothing
      *                  more, so they must be ended (clients reconnect) and the node reported unhealthy
      */
-    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, Runnable onFailure) {
+    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, Runnable onFailure) {
+        this.recentCapacity = recentCapacity;
         this.topic = topic;
         this.subscriptions = subscriptions;
         this.onFailure = onFailure;
@@ -54,13 +61,20 @@ final class StreamTail implements AutoCloseable {
 
     /** Starts reading at the current end of every partition. */
     StreamTail start() {
-        List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+        partitions = consumer.partitionsFor(topic).stream()
                 .map(PartitionInfo::partition).map(p -> new TopicPartition(topic, p)).toList();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
-        partitions.forEach(consumer::position); // resolve "the end" now, not at the first poll
+        for (TopicPartition tp : partitions) { // resolve "the end" now, not at the first poll
+            recent.put(tp.partition(), new RecentEvents(recentCapacity, consumer.position(tp)));
+        }
         thread.start();
         return this;
+    }
+
+    /** The partition's recent events (the live tail's memory). */
+    RecentEvents recent(int partition) {
+        return recent.get(partition);
     }
 
     boolean healthy() {
@@ -71,13 +85,19 @@ final class StreamTail implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    byte[] frame = SseFrames.event(record);
+                    // Into the ring first, then to the streams: a stream that snapshots the ring after
+                    // subscribing gets every event either from the snapshot or live.
+                    recent.get(record.partition()).append(record.offset(), record.key(), frame);
                     List<SseStream> streams = subscriptions.of(record.key());
                     if (streams != null) {
-                        byte[] frame = SseFrames.event(record);
                         for (SseStream stream : streams) {
                             stream.offer(record, frame);
                         }
                     }
+                }
+                for (TopicPartition tp : partitions) {
+                    recent.get(tp.partition()).advanceTo(consumer.position(tp));
                 }
                 polling = true;
             }

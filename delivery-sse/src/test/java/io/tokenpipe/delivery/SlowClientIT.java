@@ -41,13 +41,14 @@ class SlowClientIT {
         Topics topics = SharedKafka.freshTopics("slow", 1);
         String session = "s_slow";
         DeliverySettings settings = new DeliverySettings(0, Duration.ofSeconds(30), Duration.ofSeconds(1), 4, 2, 10,
-                "", List.of());
+                "", List.of(), 16);
         Subscriptions subscriptions = new Subscriptions();
         HistoryReader history = new HistoryReader(SharedKafka.settings(), topics.stream(), 2);
-        StreamTail tail = new StreamTail(SharedKafka.settings(), topics.stream(), subscriptions, () -> { }).start();
+        // A ring smaller than the backlog: the catch-up must come from Kafka, not the tail's memory.
+        StreamTail tail = new StreamTail(SharedKafka.settings(), topics.stream(), subscriptions, 16, () -> { }).start();
         StuckSocket socket = new StuckSocket();
         SseStream stream = new SseStream(session, ReplayPlan.unindexed(Partitioning.partitionOf(session, 1), -1), -1, true,
-                socket, history, subscriptions, settings);
+                socket, history, tail.recent(0), subscriptions, settings);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(SharedKafka.settings().producer(Map.of(),
                 Map.of("acks", "all")), new StringSerializer(), new ByteArraySerializer())) {
             CompletableFuture<Void> done = stream.start();
