@@ -6,8 +6,6 @@ import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.ListOffsetsResult;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.TopicPartition;
@@ -37,6 +35,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -62,6 +61,7 @@ public final class SessionIndex implements AutoCloseable {
     private volatile KafkaStreams streams;
     private volatile HostInfo self;
     private Admin admin;
+    private volatile EndOffsets endOffsets;
 
     public SessionIndex(KafkaSettings kafka, Topics topics, IndexSettings settings) {
         this.kafka = kafka;
@@ -76,6 +76,7 @@ public final class SessionIndex implements AutoCloseable {
         }
         self = new HostInfo(settings.advertisedHost(), httpPort);
         admin = Admin.create(kafka.admin());
+        endOffsets = new EndOffsets(admin, settings.lookupTimeout());
         StreamsConfig config = new StreamsConfig(streamsConfig(httpPort));
         KafkaStreams created = new KafkaStreams(IndexTopology.build(topics, progress, config), config);
         created.setUncaughtExceptionHandler(e -> {
@@ -223,14 +224,12 @@ public final class SessionIndex implements AutoCloseable {
      * and it is written in transactions, whose markers no processor ever sees as records.
      */
     private Map<TopicPartition, Long> lastOffsets(int partition) {
-        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-        request.put(new TopicPartition(topics.sessions(), partition), OffsetSpec.latest());
-        request.put(new TopicPartition(topics.prompts(), partition), OffsetSpec.latest());
+        Set<TopicPartition> partitions = Set.of(new TopicPartition(topics.sessions(), partition),
+                new TopicPartition(topics.prompts(), partition));
         try {
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends =
-                    admin.listOffsets(request).all().get(settings.lookupTimeout().toMillis(), TimeUnit.MILLISECONDS);
             Map<TopicPartition, Long> targets = new HashMap<>();
-            ends.forEach((tp, info) -> targets.put(tp, info.offset() - 1));
+            endOffsets.read(partitions).get(settings.lookupTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                    .forEach((tp, end) -> targets.put(tp, end - 1));
             return targets;
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IndexUnavailableException("cannot read end offsets from Kafka", e);
