@@ -19,7 +19,8 @@ public record WorkerSettings(
         Duration shutdownGrace,
         int upstreamResumes,
         Duration commitInterval,
-        Duration offsetCommitInterval) {
+        Duration offsetCommitInterval,
+        Duration writeTimeout) {
 
     public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
             "HTTP port of an inference worker (health only).");
@@ -46,9 +47,12 @@ public record WorkerSettings(
     public static final Setting OFFSET_COMMIT_INTERVAL_MS = Setting.of("WORKER_OFFSET_COMMIT_INTERVAL_MS", "1000",
             "How often a worker advances its committed prompt offsets. Later is safe: a new owner skips prompts whose turns it finds finished in the stream.");
 
+    public static final Setting WRITE_TIMEOUT_MS = Setting.of("WORKER_WRITE_TIMEOUT_MS", "10000",
+            "How long a partition writer waits for the broker to acknowledge a transaction's records before it replaces its producer (which aborts that transaction) and writes the same events again.");
+
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
             MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES,
-            COMMIT_INTERVAL_MS, OFFSET_COMMIT_INTERVAL_MS);
+            COMMIT_INTERVAL_MS, OFFSET_COMMIT_INTERVAL_MS, WRITE_TIMEOUT_MS);
 
     public static WorkerSettings from(Env env) {
         String workerId = env.string(WORKER_ID);
@@ -58,7 +62,8 @@ public record WorkerSettings(
         return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
                 env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
                 env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS),
-                env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(OFFSET_COMMIT_INTERVAL_MS));
+                env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(OFFSET_COMMIT_INTERVAL_MS),
+                env.millis(WRITE_TIMEOUT_MS));
     }
 
     private static String hostName() {

@@ -30,6 +30,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * The only writer of one stream partition, and the only committer of the matching prompts partition.
@@ -45,6 +47,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Each commit also records, in the offset's metadata, the stream offset from which the next owner
  * must read to find every turn still in flight ({@code scan_from}); see {@link StreamRecovery}.
+ *
+ * <p>A transaction whose records the broker has not acknowledged within the write timeout is given
+ * up with its producer: under load we saw a produce request stay unanswered for minutes, and with
+ * it the partition's every session. A new producer of the same transactional id aborts the open
+ * transaction (nothing of it was committed: the commit is only requested after every record was
+ * acknowledged), and the same events are written again.
  */
 public final class PartitionWriter {
 
@@ -78,7 +86,10 @@ public final class PartitionWriter {
     private final TopicPartition prompts;
     private final String streamTopic;
     private final String turnsTopic;
-    private final Producer<String, byte[]> producer;
+    private final Supplier<Producer<String, byte[]>> replacements;
+    private final long writeTimeoutNanos;
+    private volatile Producer<String, byte[]> producer;
+    private int producersReplaced;
     private final ConsumerGroupMetadata group;
     private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
     private final OffsetTracker tracker;
@@ -95,6 +106,7 @@ public final class PartitionWriter {
 
     /**
      * @param producer       a transactional producer on which {@code initTransactions()} has completed
+     * @param replacements   makes another such producer of the same transactional id, for a stalled write
      * @param promptPosition the committed offset of the prompts partition
      * @param streamEnd      the end of the stream partition when this writer takes over
      * @param commitInterval shortest time between the starts of two transactions: what arrives
@@ -102,10 +114,15 @@ public final class PartitionWriter {
      *                       so this bounds their rate whatever the load, for at most this much latency.
      * @param offsetCommitInterval how often the prompts' committed offset is advanced. Later is safe:
      *                       the next owner skips prompts whose turns it finds finished in the stream.
+     * @param writeTimeout   how long the broker may take to acknowledge a transaction's records
+     *                       before the producer is replaced and the events written again
      */
     public PartitionWriter(TopicPartition prompts, String streamTopic, String turnsTopic, Producer<String, byte[]> producer,
-                           ConsumerGroupMetadata group, long promptPosition, long streamEnd, Duration commitInterval,
-                           Duration offsetCommitInterval) {
+                           Supplier<Producer<String, byte[]>> replacements, ConsumerGroupMetadata group,
+                           long promptPosition, long streamEnd, Duration commitInterval, Duration offsetCommitInterval,
+                           Duration writeTimeout) {
+        this.replacements = replacements;
+        this.writeTimeoutNanos = writeTimeout.toNanos();
         this.turnsTopic = turnsTopic;
         this.commitIntervalNanos = commitInterval.toNanos();
         this.offsetCommitIntervalNanos = offsetCommitInterval.toNanos();
@@ -260,19 +277,52 @@ public final class PartitionWriter {
                 } catch (KafkaException abortFailure) {
                     log.warn("abort on {} failed: {}", prompts, abortFailure.toString());
                 }
-                inflight.clear();
-                inflight.putAll(inflightBefore);
-                streamEnd = endBefore;
+            } catch (TimeoutException e) {
+                log.warn("the broker has not acknowledged a transaction on {} within {} ms; replacing the producer "
+                        + "(which aborts the transaction) and writing the same events again",
+                        prompts, writeTimeoutNanos / 1_000_000);
+                replaceProducer();
+            }
+            inflight.clear();
+            inflight.putAll(inflightBefore);
+            streamEnd = endBefore;
+            if (state == State.CLOSED) {
+                throw new InterruptedException("abandoned");
+            }
+            Thread.sleep(backoff);
+            backoff = Math.min(backoff * 2, 2_000);
+        }
+    }
+
+    /** Closes the stalled producer at once and initialises another of the same transactional id. */
+    private void replaceProducer() throws InterruptedException, FencedException {
+        producer.close(Duration.ZERO);
+        long backoff = 200;
+        while (true) {
+            try {
+                producer = replacements.get();
+                producersReplaced++;
+                return;
+            } catch (ProducerFencedException | InvalidProducerEpochException e) {
+                throw new FencedException(e); // another worker owns the partition now
+            } catch (KafkaException e) {
+                log.warn("a new producer for {} could not be initialised, retrying: {}", prompts, e.toString());
                 if (state == State.CLOSED) {
                     throw new InterruptedException("abandoned");
                 }
                 Thread.sleep(backoff);
-                backoff = Math.min(backoff * 2, 2_000);
+                backoff = Math.min(backoff * 2, 5_000);
             }
         }
     }
 
-    private void commitOnce(List<Request> batch, boolean withOffsets) throws ExecutionException, InterruptedException {
+    /** How often a stalled write made this writer replace its producer. */
+    public int producersReplaced() {
+        return producersReplaced;
+    }
+
+    private void commitOnce(List<Request> batch, boolean withOffsets)
+            throws ExecutionException, InterruptedException, TimeoutException {
         lastBegin = System.nanoTime();
         producer.beginTransaction();
         List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
@@ -283,7 +333,13 @@ public final class PartitionWriter {
                         Json.bytes(e), EventHeaders.withType(e.type()))));
             }
         }
-        producer.flush();
+        // Wait for the acknowledgements against a deadline, not with flush(): a write the broker never
+        // answers must not hold the partition. Nothing is committed before all of them arrived.
+        long deadline = lastBegin + writeTimeoutNanos;
+        for (Future<RecordMetadata> f : sent) {
+            await(f, deadline);
+        }
+        List<Future<RecordMetadata>> marks = new ArrayList<>();
         int i = 0;
         for (Request request : batch) {
             switch (request) {
@@ -291,7 +347,7 @@ public final class PartitionWriter {
                 case Skip s -> tracker.done(s.promptOffset());
                 case Inflight f -> inflight.putIfAbsent(f.turnId(), new Turn(f.promptOffset(), f.startedOffset()));
                 case Write w -> {
-                    long offset = sent.get(i++).get().offset();
+                    long offset = sent.get(i++).resultNow().offset();
                     streamEnd = Math.max(streamEnd, offset + 1);
                     inflight.putIfAbsent(w.event().turnId(), new Turn(w.promptOffset(), offset));
                     if (w.done()) {
@@ -300,7 +356,7 @@ public final class PartitionWriter {
                     // The boundary's position, for the session index, in the same transaction as the event.
                     TurnMark mark = TurnMark.of(w.event(), offset);
                     if (mark != null) {
-                        sendMark(mark.sessionId(), mark);
+                        marks.add(sendMark(mark.sessionId(), mark));
                     }
                 }
             }
@@ -309,7 +365,7 @@ public final class PartitionWriter {
             // Turns can stream for seconds without a boundary; without a mark meanwhile, readers would
             // not know how far the marks they have seen reach, and would read the partition from the
             // last one.
-            sendMark(null, TurnMark.watermark(streamEnd - 1, java.time.Instant.now()));
+            marks.add(sendMark(null, TurnMark.watermark(streamEnd - 1, java.time.Instant.now())));
         }
         // A finished turn stays listed until the committed position passes its prompt: until then the
         // next owner would fetch that prompt again and must find the turn's final event.
@@ -318,10 +374,13 @@ public final class PartitionWriter {
         OffsetAndMetadata offsets = new OffsetAndMetadata(position, scanMetadata());
         boolean commitOffsets = !offsets.equals(lastCommitted)
                 && (withOffsets || lastBegin - lastOffsetCommit >= offsetCommitIntervalNanos);
+        for (Future<RecordMetadata> f : marks) {
+            await(f, deadline);
+        }
         if (commitOffsets) {
             producer.sendOffsetsToTransaction(Map.of(prompts, offsets), group);
         }
-        producer.commitTransaction();
+        commitTransaction();
         if (commitOffsets) {
             lastCommitted = offsets;
             lastOffsetCommit = lastBegin;
@@ -333,10 +392,35 @@ public final class PartitionWriter {
         }
     }
 
-    private void sendMark(String sessionId, TurnMark mark) {
-        producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), sessionId, Json.bytes(mark),
-                EventHeaders.withType(TurnMark.TYPE)));
+    private Future<RecordMetadata> sendMark(String sessionId, TurnMark mark) {
         lastMark = lastBegin;
+        return producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), sessionId, Json.bytes(mark),
+                EventHeaders.withType(TurnMark.TYPE)));
+    }
+
+    /** Waits for a record's acknowledgement until {@code deadline} (System.nanoTime()). */
+    private static void await(Future<RecordMetadata> ack, long deadline)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        long left = deadline - System.nanoTime();
+        ack.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Commits, retrying the same commit when it times out: once the commit may have reached the
+     * coordinator, only completing it is safe (aborting or writing again could publish twice).
+     */
+    private void commitTransaction() throws InterruptedException {
+        while (true) {
+            try {
+                producer.commitTransaction();
+                return;
+            } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                log.warn("commit on {} timed out; completing the same commit: {}", prompts, e.toString());
+                if (state == State.CLOSED) {
+                    throw new InterruptedException("abandoned");
+                }
+            }
+        }
     }
 
     private boolean offsetsChanged() {

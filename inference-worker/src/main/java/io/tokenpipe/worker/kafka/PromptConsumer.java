@@ -306,9 +306,10 @@ public final class PromptConsumer implements AutoCloseable {
                         return;
                     }
                     partition.recovered = recovered.turns();
-                    partition.writer = new PartitionWriter(tp, topics.stream(), topics.turns(), producer, group,
+                    partition.writer = new PartitionWriter(tp, topics.stream(), topics.turns(), producer,
+                            () -> initialised(createProducer(tp.partition())), group,
                             committed == null ? 0 : committed.offset(), recovered.streamEnd(),
-                            settings.commitInterval(), settings.offsetCommitInterval()).start();
+                            settings.commitInterval(), settings.offsetCommitInterval(), settings.writeTimeout()).start();
                     partition.ready = true;
                 }
                 log.info("ready to answer {} from offset {}", tp, committed == null ? "start" : committed.offset());
@@ -352,6 +353,17 @@ public final class PromptConsumer implements AutoCloseable {
                     writer.abandon();
                 }
             }
+        }
+    }
+
+    /** Initialises a producer's transactions (fencing any earlier producer of its id), or closes it on failure. */
+    private static Producer<String, byte[]> initialised(Producer<String, byte[]> producer) {
+        try {
+            producer.initTransactions();
+            return producer;
+        } catch (RuntimeException e) {
+            producer.close(Duration.ZERO);
+            throw e;
         }
     }
 

@@ -41,13 +41,15 @@ class ZombieFencingIT {
         String transactionalId = "zombie-test-" + System.nanoTime();
         ConsumerGroupMetadata group = new ConsumerGroupMetadata("zombie-group");
 
-        PartitionWriter zombie = new PartitionWriter(prompts, topics.stream(), topics.turns(), producer(transactionalId), group, 0, 0, Duration.ZERO, Duration.ZERO).start();
+        PartitionWriter zombie = new PartitionWriter(prompts, topics.stream(), topics.turns(), producer(transactionalId),
+                () -> producer(transactionalId), group, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ofSeconds(10)).start();
         zombie.write(chunk("before the pause", 1), 0);
         awaitVisible(topics, "before the pause");
 
         // The partition's next owner initialises the same transactional id: this fences the first.
         Producer<String, byte[]> owner = producer(transactionalId);
-        PartitionWriter successor = new PartitionWriter(prompts, topics.stream(), topics.turns(), owner, group, 0, 0, Duration.ZERO, Duration.ZERO).start();
+        PartitionWriter successor = new PartitionWriter(prompts, topics.stream(), topics.turns(), owner,
+                () -> producer(transactionalId), group, 0, 0, Duration.ZERO, Duration.ZERO, Duration.ofSeconds(10)).start();
 
         zombie.write(chunk("from the zombie", 2), 0);
         successor.write(chunk("from the new owner", 2), 0);
