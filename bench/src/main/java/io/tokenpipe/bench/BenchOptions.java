@@ -35,6 +35,7 @@ public final class BenchOptions {
     public int dropPauseMs = 1_000;
     public double holdSeconds = 5;
     public int warmupSessions = 100;
+    public double warmupSeconds = 60;
     public int replayEvents = 10_000;
     public int replayRuns = 5;
     public int verifySample = 50;
@@ -134,6 +135,7 @@ public final class BenchOptions {
                 case "--drop-pause-ms" -> dropPauseMs = Integer.parseInt(value);
                 case "--hold-seconds" -> holdSeconds = Double.parseDouble(value);
                 case "--warmup-sessions" -> warmupSessions = Integer.parseInt(value);
+                case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(value);
                 case "--replay-events" -> replayEvents = Integer.parseInt(value);
                 case "--replay-runs" -> replayRuns = Integer.parseInt(value);
                 case "--verify-sample" -> verifySample = Integer.parseInt(value);
@@ -192,6 +194,7 @@ public final class BenchOptions {
         m.put("drop_pause_ms", dropPauseMs);
         m.put("hold_seconds", holdSeconds);
         m.put("warmup_sessions", warmupSessions);
+        m.put("warmup_seconds", warmupSeconds);
         m.put("replay_events", replayEvents);
         m.put("replay_runs", replayRuns);
         m.put("verify_sample", verifySample);
@@ -224,7 +227,10 @@ public final class BenchOptions {
                   --drop-share F        share of clients that drop mid-turn and resume with Last-Event-ID (default 0.1)
                   --drop-pause-ms MS    how long a dropped client stays away before it reconnects (default 1000)
                   --hold-seconds S      keep every stream open S seconds after the last turn completed (default 5)
-                  --warmup-sessions N   a short unmeasured warm-up first, per mode (default 100; 0 = none)
+                  --warmup-sessions N   sessions per round of the unmeasured warm-up, per mode (default 100; 0 = none)
+                  --warmup-seconds S    repeat warm-up rounds for at least S seconds (default 60): the server's JIT
+                                        compiles for about a minute and a half under load, and a measurement
+                                        taken meanwhile counts the compiler's CPU against the pipeline
                   --replay-events N     size of the replayed session, in events (default 10000; 0 = skip)
                   --replay-runs N       timed replays of it (default 5)
                   --verify-sample N     undropped sessions also compared with a ?follow=false replay (default 50)

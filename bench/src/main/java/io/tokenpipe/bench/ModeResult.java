@@ -32,6 +32,7 @@ final class ModeResult {
     Map<String, String> serverEnv = Map.of();
     String serverLog;
     boolean warmupOk = true;
+    int warmupRounds;
     String failure; // the mode could not run at all
 
     ModeResult(BenchOptions.Mode mode) {
@@ -203,6 +204,7 @@ final class ModeResult {
         LoadRun.Result r = load;
         m.put("correctness", r.correctness.json());
         m.put("warmup_ok", warmupOk);
+        m.put("warmup_rounds", warmupRounds);
         m.put("chunk_latency", percentiles(r.chunkLatency));
         m.put("ttft_raw", percentiles(r.ttftRaw));
         m.put("ttft_ours", percentiles(r.ttftOurs));

@@ -222,9 +222,13 @@ final class Report {
         md.append(String.format(Locale.ROOT, "Workload: %,d sessions opened over %s s; each opens its SSE stream, then submits one "
                         + "turn of %d tokens at %s tokens/s with a model time to first token of %d ms. %d clients (%s) drop "
                         + "mid-turn, stay away %d ms and resume with Last-Event-ID. All streams are held %s s after the last "
-                        + "turn completed. Server JVM: `%s`. Client and server share the machine's cores.%s%n%n",
+                        + "turn completed. Server JVM: `%s`. Before the measurement, %s. Client and server share the "
+                        + "machine's cores.%s%n%n",
                 o.sessions, num(o.rampSeconds()), o.tokens, num(o.rate), o.ttftMs, o.droppedSessions(),
                 pct(o.dropShare), o.dropPauseMs, num(o.holdSeconds), o.serverJvmOpts,
+                o.warmupSessions <= 0 ? "no warm-up"
+                        : "an unmeasured warm-up of rounds of " + o.warmupSessions + " short turns for "
+                        + num(o.warmupSeconds) + " s (at least one round)",
                 o.jfr ? " JFR (settings=profile) was recording the server during the load phase." : ""));
 
         md.append("## Targets (kafka mode: the product)\n\n| target | goal | measured | verdict | gap |\n|---|---|---|---|---|\n");
