@@ -1,28 +1,21 @@
 package io.tokenpipe.worker.kafka;
 
-import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.testing.SharedKafka;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -89,19 +82,6 @@ class ZombieFencingIT {
 
     /** The texts a read_committed reader sees, as every client does. */
     private static List<String> committedTexts(Topics topics) {
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(SharedKafka.settings().consumer(Map.of(),
-                Map.of("isolation.level", "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
-            TopicPartition stream = new TopicPartition(topics.stream(), 0);
-            consumer.assign(Set.of(stream));
-            consumer.seekToBeginning(Set.of(stream));
-            long end = consumer.endOffsets(Set.of(stream)).get(stream);
-            List<String> texts = new ArrayList<>();
-            while (consumer.position(stream) < end) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(100))) {
-                    texts.add(((TokenChunk) Json.read(record.value(), StreamEvent.class)).text());
-                }
-            }
-            return texts;
-        }
+        return CommittedEvents.read(topics).stream().map(e -> ((TokenChunk) e).text()).toList();
     }
 }
