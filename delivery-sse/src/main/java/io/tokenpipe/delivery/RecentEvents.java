@@ -14,8 +14,8 @@ import java.util.List;
  */
 final class RecentEvents {
 
-    /** The events of one session found in the ring, and the offset up to which the ring answered. */
-    record Slice(List<byte[]> frames, List<Long> offsets, long next) {
+    /** The events of one session found in the ring, with their offsets. */
+    record Slice(List<byte[]> frames, List<Long> offsets) {
     }
 
     private final long[] offsets;
@@ -82,7 +82,7 @@ final class RecentEvents {
                 at.add(offsets[slot]);
             }
         }
-        return new Slice(found, at, next);
+        return new Slice(found, at);
     }
 
     /** Binary search over the ring's increasing offsets: the index (from the oldest) of the first at or after. */

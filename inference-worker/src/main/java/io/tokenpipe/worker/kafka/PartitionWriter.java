@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -59,7 +60,7 @@ public final class PartitionWriter {
     private static final Logger log = LoggerFactory.getLogger(PartitionWriter.class);
     private static final int QUEUE_CAPACITY = 100_000;
     private static final int MAX_BATCH = 5_000;
-    private static final long WATERMARK_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long WATERMARK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private sealed interface Request permits Write, Accepted, Skip, Inflight {
     }
@@ -89,7 +90,7 @@ public final class PartitionWriter {
     private final Supplier<Producer<String, byte[]>> replacements;
     private final long writeTimeoutNanos;
     private volatile Producer<String, byte[]> producer;
-    private int producersReplaced;
+    private volatile int producersReplaced; // written by the writer's thread only
     private final ConsumerGroupMetadata group;
     private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
     private final OffsetTracker tracker;
@@ -365,7 +366,7 @@ public final class PartitionWriter {
             // Turns can stream for seconds without a boundary; without a mark meanwhile, readers would
             // not know how far the marks they have seen reach, and would read the partition from the
             // last one.
-            marks.add(sendMark(null, TurnMark.watermark(streamEnd - 1, java.time.Instant.now())));
+            marks.add(sendMark(null, TurnMark.watermark(streamEnd - 1, Instant.now())));
         }
         // A finished turn stays listed until the committed position passes its prompt: until then the
         // next owner would fetch that prompt again and must find the turn's final event.
