@@ -5,6 +5,7 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +56,7 @@ public final class TopicBootstrap {
                     }
                 });
             }
-            return checkCoPartitioned(admin.describeTopics(topics.all()).allTopicNames().get(30, TimeUnit.SECONDS));
+            return checkCoPartitioned(describeOnceVisible(admin, topics));
         } catch (ExecutionException e) {
             throw new IllegalStateException("cannot reach Kafka to check topics: " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
@@ -63,6 +64,26 @@ public final class TopicBootstrap {
             throw new IllegalStateException("interrupted while checking topics", e);
         } catch (TimeoutException e) {
             throw new IllegalStateException("timed out reaching Kafka to check topics", e);
+        }
+    }
+
+    /**
+     * Describes the topics, waiting for them to be visible: a topic the controller has just created
+     * can still be unknown to the broker that answers (its metadata applies the creation a moment
+     * later), which is not an error.
+     */
+    private static Map<String, TopicDescription> describeOnceVisible(Admin admin, Topics topics)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return admin.describeTopics(topics.all()).allTopicNames().get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50); // back-off before asking again; the broker's metadata is catching up
+            }
         }
     }
 
