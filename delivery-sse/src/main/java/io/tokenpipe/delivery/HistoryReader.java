@@ -1,6 +1,8 @@
 package io.tokenpipe.delivery;
 
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.log.SessionLog;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -25,10 +27,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class HistoryReader implements AutoCloseable {
 
-    /** Records of one session from a read, and where the next read should continue. */
-    record Batch(List<ConsumerRecord<String, byte[]>> records, long next) {
-    }
-
     private static final Duration STALL_LIMIT = Duration.ofSeconds(15);
 
     private final KafkaSettings kafka;
@@ -49,9 +47,9 @@ final class HistoryReader implements AutoCloseable {
      * Reads records of {@code sessionId} with offsets in [{@code from}, {@code to}), stopping after
      * {@code max} of them.
      */
-    Batch read(int partition, String sessionId, long from, long to, int max) throws InterruptedException {
+    SessionLog.Batch read(int partition, String sessionId, long from, long to, int max) throws InterruptedException {
         TopicPartition tp = new TopicPartition(topic, partition);
-        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+        List<LogEvent> out = new ArrayList<>();
         Consumer<String, byte[]> consumer = borrow();
         try {
             consumer.assign(Set.of(tp));
@@ -67,13 +65,13 @@ final class HistoryReader implements AutoCloseable {
                     }
                     position = record.offset() + 1;
                     if (sessionId.equals(record.key())) {
-                        out.add(record);
+                        out.add(KafkaSessionLog.event(record));
                         if (out.size() >= max) {
                             break;
                         }
                     }
                 }
-                // Transaction markers and aborted records occupy offsets that poll() never returns.
+                // Transaction markers occupy offsets that poll() never returns.
                 position = Math.max(position, Math.min(to, consumer.position(tp)));
                 if (out.size() >= max) {
                     position = out.getLast().offset() + 1;
@@ -84,13 +82,13 @@ final class HistoryReader implements AutoCloseable {
                     throw new IllegalStateException("reading " + tp + " from " + position + " made no progress for " + STALL_LIMIT);
                 }
             }
-            return new Batch(out, position);
+            return new SessionLog.Batch(out, position);
         } finally {
             release(consumer);
         }
     }
 
-    /** The first offset not yet readable (the last stable offset: only committed events are served). */
+    /** The first offset not yet readable (the high watermark: everything the brokers acknowledged). */
     long end(int partition) throws InterruptedException {
         TopicPartition tp = new TopicPartition(topic, partition);
         Consumer<String, byte[]> consumer = borrow();
@@ -127,7 +125,7 @@ final class HistoryReader implements AutoCloseable {
                             ConsumerConfig.CLIENT_ID_CONFIG, "tokenpipe-history-" + created.get(),
                             // A seek before the log start (retention) continues from the oldest event kept.
                             ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                    Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                    Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, KafkaSettings.STREAM_ISOLATION,
                             ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
                     new StringDeserializer(), new ByteArrayDeserializer());
         }

@@ -1,10 +1,12 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.log.LogEvent;
+
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The last events of one partition as the live tail framed them, in a ring. A new stream or a
+ * The last events of one partition as the live tail read them, in a ring. A new stream or a
  * resume after a short drop mostly wants events from the last seconds: they are served from here
  * instead of from a Kafka read, which under load is the difference between a broker round trip per
  * client and none.
@@ -14,13 +16,7 @@ import java.util.List;
  */
 final class RecentEvents {
 
-    /** The events of one session found in the ring, with their offsets. */
-    record Slice(List<byte[]> frames, List<Long> offsets) {
-    }
-
-    private final long[] offsets;
-    private final String[] keys;
-    private final byte[][] frames;
+    private final LogEvent[] events;
     private int oldest;
     private int size;
     private long start;
@@ -28,27 +24,21 @@ final class RecentEvents {
 
     /** @param position where the tail starts reading this partition */
     RecentEvents(int capacity, long position) {
-        this.offsets = new long[capacity];
-        this.keys = new String[capacity];
-        this.frames = new byte[capacity][];
+        this.events = new LogEvent[capacity];
         this.start = position;
         this.next = position;
     }
 
-    synchronized void append(long offset, String key, byte[] frame) {
-        int slot;
-        if (size == offsets.length) {
-            slot = oldest;
-            oldest = (oldest + 1) % offsets.length;
-            start = offsets[oldest]; // everything before the oldest kept event is gone
+    synchronized void append(LogEvent event) {
+        if (size == events.length) {
+            events[oldest] = event;
+            oldest = (oldest + 1) % events.length;
+            start = events[oldest].offset(); // everything before the oldest kept event is gone
         } else {
-            slot = (oldest + size) % offsets.length;
+            events[(oldest + size) % events.length] = event;
             size++;
         }
-        offsets[slot] = offset;
-        keys[slot] = key;
-        frames[slot] = frame;
-        next = Math.max(next, offset + 1);
+        next = Math.max(next, event.offset() + 1);
     }
 
     /** The tail's position after a poll: offsets below it that are not in the ring hold no event (markers). */
@@ -65,24 +55,27 @@ final class RecentEvents {
         return next;
     }
 
+    /** Whether the ring holds every event from {@code offset} up to the tail's position. */
+    synchronized boolean covers(long offset) {
+        return offset >= start && offset <= next;
+    }
+
     /**
      * The session's events from {@code from} up to the tail's position, or {@code null} when the
      * ring no longer reaches back to {@code from}.
      */
-    synchronized Slice since(long from, String sessionId) {
+    synchronized List<LogEvent> since(long from, String sessionId) {
         if (from < start) {
             return null;
         }
-        List<byte[]> found = new ArrayList<>();
-        List<Long> at = new ArrayList<>();
+        List<LogEvent> found = new ArrayList<>();
         for (int i = firstAtOrAfter(from); i < size; i++) {
-            int slot = (oldest + i) % offsets.length;
-            if (sessionId.equals(keys[slot])) {
-                found.add(frames[slot]);
-                at.add(offsets[slot]);
+            LogEvent event = events[(oldest + i) % events.length];
+            if (sessionId.equals(event.sessionId())) {
+                found.add(event);
             }
         }
-        return new Slice(found, at);
+        return found;
     }
 
     /** Binary search over the ring's increasing offsets: the index (from the oldest) of the first at or after. */
@@ -91,7 +84,7 @@ final class RecentEvents {
         int hi = size;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (offsets[(oldest + mid) % offsets.length] < offset) {
+            if (events[(oldest + mid) % events.length].offset() < offset) {
                 lo = mid + 1;
             } else {
                 hi = mid;

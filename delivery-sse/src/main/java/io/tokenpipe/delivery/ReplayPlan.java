@@ -15,10 +15,10 @@ import java.util.List;
  * @param ranges    closed ranges [first, last] of finished turns, in order
  * @param openFrom  where the open-ended part starts (a running turn, or what the index has not seen yet)
  */
-record ReplayPlan(int partition, List<long[]> ranges, long openFrom) {
+public record ReplayPlan(int partition, List<long[]> ranges, long openFrom) {
 
     /** Everything after {@code after} (an event id; -1 for the session's beginning). */
-    static ReplayPlan after(IndexAnswer answer, long after) {
+    public static ReplayPlan after(IndexAnswer answer, long after) {
         long from = after + 1;
         List<long[]> ranges = new ArrayList<>();
         long open = Math.max(from, answer.streamNextOffset());
@@ -40,7 +40,7 @@ record ReplayPlan(int partition, List<long[]> ranges, long openFrom) {
     }
 
     /** Without the index: read everything after {@code after}. */
-    static ReplayPlan unindexed(int partition, long after) {
+    public static ReplayPlan unindexed(int partition, long after) {
         return new ReplayPlan(partition, List.of(), after + 1);
     }
 }

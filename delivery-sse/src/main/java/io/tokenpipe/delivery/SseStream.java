@@ -1,12 +1,15 @@
 package io.tokenpipe.delivery;
 
-import org.apache.kafka.clients.consumer.ConsumerRecord;
+import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.log.SessionLog;
+import io.tokenpipe.common.log.SseFrames;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -15,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * One client's stream, written by its own virtual thread so that a slow client blocks nobody else.
  *
  * <p>No gap, no duplicate: the stream subscribes to live events first (they queue), then replays
- * the log from where the client stands up to the log's current end, then sends the queued live
+ * the log from where the client stands up to the live position, then sends the queued live
  * events. Every event carries its offset; anything at or below the last offset sent is skipped, so
  * the overlap between replay and live is harmless, and anything live that arrived before the
  * subscription is still in the log the replay reads.
@@ -29,19 +32,14 @@ final class SseStream {
     private static final int HISTORY_BATCH = 5_000;
     private static final int LIVE_BATCH = 256;
 
-    private record Live(long offset, byte[] frame) {
-    }
-
     private final String sessionId;
     private final ReplayPlan plan;
     private final boolean follow;
     private final OutputStream out;
-    private final HistoryReader history;
-    private final RecentEvents recent;
-    private final Subscriptions subscriptions;
+    private final SessionLog sessionLog;
     private final Duration heartbeat;
     private final long retryMillis;
-    private final ArrayBlockingQueue<Live> live;
+    private final ArrayBlockingQueue<LogEvent> live;
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile boolean overflowed;
     private volatile Thread thread;
@@ -53,16 +51,14 @@ final class SseStream {
      * @param after  the offset the client already has (its Last-Event-ID), or -1
      * @param follow keep the stream open for live events after the replay
      */
-    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, HistoryReader history,
-              RecentEvents recent, Subscriptions subscriptions, DeliverySettings settings) {
-        this.recent = recent;
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, SessionLog sessionLog,
+              DeliverySettings settings) {
         this.sessionId = sessionId;
         this.plan = plan;
         this.lastSent = after;
         this.follow = follow;
         this.out = out;
-        this.history = history;
-        this.subscriptions = subscriptions;
+        this.sessionLog = sessionLog;
         this.heartbeat = settings.heartbeat();
         this.retryMillis = settings.retry().toMillis();
         this.live = new ArrayBlockingQueue<>(settings.clientQueueEvents());
@@ -88,14 +84,19 @@ final class SseStream {
         return overflowed || caughtUp > 0;
     }
 
-    /** Called by the live tail; never blocks. */
-    void offer(ConsumerRecord<String, byte[]> record, byte[] frame) {
-        if (!live.offer(new Live(record.offset(), frame))) {
+    /**
+     * Called by the log's live reader, one event after another in offset order; never blocks. Once an
+     * event did not fit, none after it may be queued either until the stream has caught up from the
+     * log: the stream would send them, move past the one that did not fit, and lose it.
+     */
+    private void offer(LogEvent event) {
+        if (overflowed || !live.offer(event)) {
             overflowed = true;
         }
     }
 
     private void run() {
+        SessionLog.Subscription subscription = null;
         try {
             if (ended) {
                 return;
@@ -103,7 +104,7 @@ final class SseStream {
             out.write(SseFrames.retry(retryMillis));
             out.flush();
             if (follow) {
-                subscriptions.add(sessionId, this);
+                subscription = sessionLog.subscribe(sessionId, this::offer);
             }
             replay();
             if (follow) {
@@ -116,7 +117,9 @@ final class SseStream {
         } catch (RuntimeException e) {
             log.error("stream of {} failed", sessionId, e);
         } finally {
-            subscriptions.remove(sessionId, this);
+            if (subscription != null) {
+                subscription.close();
+            }
             done.complete(null);
         }
     }
@@ -138,7 +141,7 @@ final class SseStream {
                 copyRecent(lastSent + 1);
                 continue;
             }
-            Live next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+            LogEvent next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
             if (next == null) {
                 out.write(SseFrames.HEARTBEAT);
                 out.flush();
@@ -146,25 +149,25 @@ final class SseStream {
             }
             int sent = 0;
             do {
-                send(next.offset(), next.frame());
+                send(next);
             } while (++sent < LIVE_BATCH && (next = live.poll()) != null);
             out.flush();
         }
     }
 
     /**
-     * Copies the session's events from {@code from} up to the live tail's position: from the tail's
-     * memory when it reaches back that far, else from the log up to its end. Either way, what follows
+     * Copies the session's events from {@code from} up to the live position: from the log's memory
+     * when it reaches back that far, else from the log up to its end. Either way, what follows
      * arrives live: the stream subscribed before it looked.
      */
     private void copyRecent(long from) throws IOException, InterruptedException {
-        RecentEvents.Slice slice = recent == null ? null : recent.since(Math.max(from, lastSent + 1), sessionId);
-        if (slice == null) {
-            copy(from, history.end(plan.partition()));
+        List<LogEvent> recent = sessionLog.recent(plan.partition(), sessionId, Math.max(from, lastSent + 1));
+        if (recent == null) {
+            copy(from, sessionLog.end(plan.partition()));
             return;
         }
-        for (int i = 0; i < slice.frames().size(); i++) {
-            send(slice.offsets().get(i), slice.frames().get(i));
+        for (LogEvent event : recent) {
+            send(event);
         }
         out.flush();
     }
@@ -173,19 +176,19 @@ final class SseStream {
     private void copy(long from, long to) throws IOException, InterruptedException {
         long position = Math.max(from, lastSent + 1);
         while (position < to) {
-            HistoryReader.Batch batch = history.read(plan.partition(), sessionId, position, to, HISTORY_BATCH);
-            for (ConsumerRecord<String, byte[]> record : batch.records()) {
-                send(record.offset(), SseFrames.event(record));
+            SessionLog.Batch batch = sessionLog.read(plan.partition(), sessionId, position, to, HISTORY_BATCH);
+            for (LogEvent event : batch.events()) {
+                send(event);
             }
             out.flush();
             position = batch.next();
         }
     }
 
-    private void send(long offset, byte[] frame) throws IOException {
-        if (offset > lastSent) {
-            out.write(frame);
-            lastSent = offset;
+    private void send(LogEvent event) throws IOException {
+        if (event.offset() > lastSent) {
+            out.write(event.sseFrame());
+            lastSent = event.offset();
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.tokenpipe.delivery;
 
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.log.LogEvent;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -20,10 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The node's single live reader of the stream topic: one consumer for all clients, reading every
- * partition from the moment the node started. An event is framed once and handed to the streams
- * of its session open on this node; events of sessions nobody here follows are skipped unparsed.
- * Every framed event also goes into the partition's {@link RecentEvents}, so new streams and short
- * resumes are served from memory.
+ * partition from the moment the node started. Each event goes into its partition's
+ * {@link RecentEvents}, then to the node's listeners of its session; events of sessions nobody here
+ * follows are kept in the ring and otherwise skipped, unparsed.
  */
 final class StreamTail implements AutoCloseable {
 
@@ -53,7 +53,7 @@ final class StreamTail implements AutoCloseable {
                 Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5_000,
                         ConsumerConfig.CLIENT_ID_CONFIG, "tokenpipe-delivery-tail",
                         ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100),
-                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, KafkaSettings.STREAM_ISOLATION,
                         ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.thread = Thread.ofPlatform().name("stream-tail").unstarted(this::run);
@@ -85,15 +85,12 @@ final class StreamTail implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    byte[] frame = SseFrames.event(record);
-                    // Into the ring first, then to the streams: a stream that snapshots the ring after
-                    // subscribing gets every event either from the snapshot or live.
-                    recent.get(record.partition()).append(record.offset(), record.key(), frame);
-                    List<SseStream> streams = subscriptions.of(record.key());
-                    if (streams != null) {
-                        for (SseStream stream : streams) {
-                            stream.offer(record, frame);
-                        }
+                    LogEvent event = KafkaSessionLog.event(record);
+                    // Into the ring first, then to the streams: a stream that reads the ring after
+                    // subscribing gets every event either from the ring or live.
+                    recent.get(record.partition()).append(event);
+                    if (event.sessionId() != null) {
+                        subscriptions.offer(event);
                     }
                 }
                 for (TopicPartition tp : partitions) {

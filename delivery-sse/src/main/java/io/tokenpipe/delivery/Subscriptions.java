@@ -1,40 +1,33 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.log.SessionLog;
+
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
-/** The streams open on this node, by session: where the live tail hands each event. */
+/** Who follows which session on this node: where the live tail hands each event. */
 final class Subscriptions {
 
-    private final ConcurrentHashMap<String, CopyOnWriteArrayList<SseStream>> bySession = new ConcurrentHashMap<>();
-    private final AtomicInteger count = new AtomicInteger();
+    private final ConcurrentHashMap<String, CopyOnWriteArrayList<Consumer<LogEvent>>> bySession = new ConcurrentHashMap<>();
 
-    void add(String sessionId, SseStream stream) {
-        bySession.computeIfAbsent(sessionId, id -> new CopyOnWriteArrayList<>()).add(stream);
-        count.incrementAndGet();
-    }
-
-    void remove(String sessionId, SseStream stream) {
-        bySession.computeIfPresent(sessionId, (id, streams) -> {
-            if (streams.remove(stream)) {
-                count.decrementAndGet();
-            }
-            return streams.isEmpty() ? null : streams;
+    SessionLog.Subscription add(String sessionId, Consumer<LogEvent> listener) {
+        bySession.computeIfAbsent(sessionId, id -> new CopyOnWriteArrayList<>()).add(listener);
+        return () -> bySession.computeIfPresent(sessionId, (id, listeners) -> {
+            listeners.remove(listener);
+            return listeners.isEmpty() ? null : listeners;
         });
     }
 
-    /** The streams of a session, or {@code null} when none is open here (the common case for most events). */
-    List<SseStream> of(String sessionId) {
-        return bySession.get(sessionId);
-    }
-
-    int count() {
-        return count.get();
-    }
-
-    List<SseStream> all() {
-        return bySession.values().stream().flatMap(List::stream).toList();
+    /** Hands the event to its session's listeners; most events have none on a given node. */
+    void offer(LogEvent event) {
+        List<Consumer<LogEvent>> listeners = bySession.get(event.sessionId());
+        if (listeners != null) {
+            for (Consumer<LogEvent> listener : listeners) {
+                listener.accept(event);
+            }
+        }
     }
 }

@@ -12,7 +12,8 @@ import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionRecord;
 import io.tokenpipe.index.TurnRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
+import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.log.SessionLog;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -31,11 +32,11 @@ import java.util.Set;
 final class Transcripts {
 
     private final Topics topics;
-    private final HistoryReader history;
+    private final SessionLog sessionLog;
 
-    Transcripts(Topics topics, HistoryReader history) {
+    Transcripts(Topics topics, SessionLog sessionLog) {
         this.topics = topics;
-        this.history = history;
+        this.sessionLog = sessionLog;
     }
 
     Map<String, Object> build(IndexAnswer answer, boolean withEvents) throws InterruptedException {
@@ -46,16 +47,16 @@ final class Transcripts {
         }
         ReplayPlan plan = ReplayPlan.after(answer, -1);
         List<long[]> reads = new ArrayList<>(plan.ranges());
-        reads.add(new long[]{plan.openFrom(), history.end(plan.partition()) - 1});
+        reads.add(new long[]{plan.openFrom(), sessionLog.end(plan.partition()) - 1});
         for (long[] range : reads) {
             long position = range[0];
             long to = range[1] + 1;
             while (position < to) {
-                HistoryReader.Batch batch = history.read(plan.partition(), session.sessionId(), position, to, 5_000);
-                for (ConsumerRecord<String, byte[]> record : batch.records()) {
-                    StreamEvent event = Json.read(record.value(), StreamEvent.class);
+                SessionLog.Batch batch = sessionLog.read(plan.partition(), session.sessionId(), position, to, 5_000);
+                for (LogEvent stored : batch.events()) {
+                    StreamEvent event = Json.read(stored.json(), StreamEvent.class);
                     turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null, session.partition()))
-                            .add(event, new KafkaRef(record.topic(), record.partition(), record.offset()));
+                            .add(event, new KafkaRef(topics.stream(), stored.partition(), stored.offset()));
                 }
                 position = batch.next();
             }

@@ -1,49 +1,66 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.log.LogEvent;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RecentEventsTest {
 
     @Test
     void aSessionsEventsSinceAnOffsetComeBackInOrderWithWhereTheRingStands() {
         RecentEvents ring = new RecentEvents(8, 100);
-        ring.append(100, "a", frame(100));
-        ring.append(102, "b", frame(102));
-        ring.append(103, "a", frame(103));
+        ring.append(event(100, "a"));
+        ring.append(event(102, "b"));
+        ring.append(event(103, "a"));
         ring.advanceTo(105); // a transaction marker at 104
 
-        RecentEvents.Slice slice = ring.since(101, "a");
-
-        assertEquals(List.of(103L), slice.offsets());
+        assertEquals(List.of(103L), offsets(ring.since(101, "a")));
         assertEquals(105, ring.next());
-        assertEquals(List.of(100L, 103L), ring.since(100, "a").offsets());
+        assertEquals(List.of(100L, 103L), offsets(ring.since(100, "a")));
     }
 
     @Test
     void onceTheRingHasMovedPastAnOffsetItNoLongerAnswersForIt() {
         RecentEvents ring = new RecentEvents(3, 10);
         for (long offset = 10; offset < 16; offset++) {
-            ring.append(offset, "s", frame(offset));
+            ring.append(event(offset, "s"));
         }
 
         assertNull(ring.since(12, "s"), "12 was evicted: the caller must read Kafka");
-        assertEquals(List.of(13L, 14L, 15L), ring.since(13, "s").offsets());
-        assertEquals(List.of(), ring.since(16, "s").offsets(), "nothing yet after the tail's position");
+        assertFalse(ring.covers(12));
+        assertTrue(ring.covers(13));
+        assertEquals(List.of(13L, 14L, 15L), offsets(ring.since(13, "s")));
+        assertEquals(List.of(), offsets(ring.since(16, "s")), "nothing yet after the tail's position");
+    }
+
+    @Test
+    void aRingOfOneHoldsOnlyItsLastEvent() {
+        RecentEvents ring = new RecentEvents(1, 0);
+        ring.append(event(0, "s"));
+        ring.append(event(1, "s"));
+
+        assertNull(ring.since(0, "s"), "event 0 was evicted");
+        assertEquals(List.of(1L), offsets(ring.since(1, "s")));
     }
 
     @Test
     void beforeTheTailStartedNothingIsCovered() {
         RecentEvents ring = new RecentEvents(4, 50);
         assertNull(ring.since(49, "s"));
-        assertEquals(List.of(), ring.since(50, "s").offsets());
+        assertEquals(List.of(), offsets(ring.since(50, "s")));
     }
 
-    private static byte[] frame(long offset) {
-        return ("id: " + offset).getBytes();
+    private static LogEvent event(long offset, String session) {
+        return new LogEvent(0, offset, session, "token", ("{\"o\":" + offset + "}").getBytes());
+    }
+
+    private static List<Long> offsets(List<LogEvent> events) {
+        return events.stream().map(LogEvent::offset).toList();
     }
 }

@@ -42,13 +42,11 @@ class SlowClientIT {
         String session = "s_slow";
         DeliverySettings settings = new DeliverySettings(0, Duration.ofSeconds(30), Duration.ofSeconds(1), 4, 2, 10,
                 "", List.of(), 16);
-        Subscriptions subscriptions = new Subscriptions();
-        HistoryReader history = new HistoryReader(SharedKafka.settings(), topics.stream(), 2);
-        // A ring smaller than the backlog: the catch-up must come from Kafka, not the tail's memory.
-        StreamTail tail = new StreamTail(SharedKafka.settings(), topics.stream(), subscriptions, 16, () -> { }).start();
+        // A ring (16 events) smaller than the backlog: the catch-up must come from Kafka, not the tail's memory.
+        KafkaSessionLog log = new KafkaSessionLog(SharedKafka.settings(), topics.stream(), 1, settings, () -> { }).start();
         StuckSocket socket = new StuckSocket();
         SseStream stream = new SseStream(session, ReplayPlan.unindexed(Partitioning.partitionOf(session, 1), -1), -1, true,
-                socket, history, tail.recent(0), subscriptions, settings);
+                socket, log, settings);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(SharedKafka.settings().producer(Map.of(),
                 Map.of("acks", "all")), new StringSerializer(), new ByteArraySerializer())) {
             CompletableFuture<Void> done = stream.start();
@@ -66,8 +64,7 @@ class SlowClientIT {
             stream.end();
             done.get(10, TimeUnit.SECONDS);
         } finally {
-            tail.close();
-            history.close();
+            log.close();
         }
     }
 

@@ -19,7 +19,7 @@ public record WorkerSettings(
         Duration shutdownGrace,
         int upstreamResumes,
         Duration commitInterval,
-        Duration offsetCommitInterval,
+        Duration linger,
         Duration writeTimeout) {
 
     public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
@@ -42,17 +42,17 @@ public record WorkerSettings(
     public static final Setting UPSTREAM_RESUMES = Setting.of("WORKER_UPSTREAM_RESUMES", "2",
             "How many times a turn is continued after its model server failed mid-answer, before it ends with turn.failed.");
 
-    public static final Setting COMMIT_INTERVAL_MS = Setting.of("WORKER_COMMIT_INTERVAL_MS", "10",
-            "Shortest time between two transactions of a partition's writer; tokens arriving meanwhile share one. Each transaction costs the broker several requests: this bounds their rate at any load, for at most this much added latency.");
-    public static final Setting OFFSET_COMMIT_INTERVAL_MS = Setting.of("WORKER_OFFSET_COMMIT_INTERVAL_MS", "1000",
-            "How often a worker advances its committed prompt offsets. Later is safe: a new owner skips prompts whose turns it finds finished in the stream.");
+    public static final Setting COMMIT_INTERVAL_MS = Setting.of("WORKER_COMMIT_INTERVAL_MS", "2000",
+            "How long a partition writer's transaction stays open before it is committed with the prompts' offsets. Tokens never wait for it (they are readable once acknowledged); a commit costs the broker markers and the partition's next write a short wait, so this bounds their rate. Longer means a new owner rereads more of the stream after a crash.");
+    public static final Setting LINGER_MS = Setting.of("WORKER_LINGER_MS", "1",
+            "How long a partition writer's producer waits to put more tokens in one request (Kafka's linger.ms). Fewer, fuller requests cost the broker less CPU per token, for at most this much added latency.");
 
     public static final Setting WRITE_TIMEOUT_MS = Setting.of("WORKER_WRITE_TIMEOUT_MS", "10000",
-            "How long a partition writer waits for the broker to acknowledge a transaction's records before it replaces its producer (which aborts that transaction) and writes the same events again.");
+            "How long a partition writer waits for the broker to acknowledge a record before it replaces its producer (which fences the stalled one) and writes again whatever did not land.");
 
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
             MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES,
-            COMMIT_INTERVAL_MS, OFFSET_COMMIT_INTERVAL_MS, WRITE_TIMEOUT_MS);
+            COMMIT_INTERVAL_MS, LINGER_MS, WRITE_TIMEOUT_MS);
 
     public static WorkerSettings from(Env env) {
         String workerId = env.string(WORKER_ID);
@@ -62,7 +62,7 @@ public record WorkerSettings(
         return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
                 env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
                 env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS),
-                env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(OFFSET_COMMIT_INTERVAL_MS),
+                env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(LINGER_MS),
                 env.millis(WRITE_TIMEOUT_MS));
     }
 

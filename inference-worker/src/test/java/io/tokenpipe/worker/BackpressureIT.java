@@ -8,6 +8,7 @@ import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.id.Ids;
+import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.testing.SharedKafka;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -95,7 +96,7 @@ class BackpressureIT {
 
     private static Set<String> awaitTerminalEvents(Topics topics, Set<String> turns, Duration timeout) {
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(SharedKafka.settings().consumer(Map.of(),
-                Map.of("isolation.level", "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
+                Map.of("isolation.level", KafkaSettings.STREAM_ISOLATION)), new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = List.of(new TopicPartition(topics.stream(), 0), new TopicPartition(topics.stream(), 1));
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);

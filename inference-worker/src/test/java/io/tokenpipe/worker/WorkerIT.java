@@ -12,6 +12,7 @@ import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.id.Ids;
+import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.testing.SharedKafka;
 import io.tokenpipe.worker.kafka.PromptConsumer;
@@ -192,10 +193,10 @@ class WorkerIT {
         return all.stream().filter(e -> e.turnId().equals(prompt.turnId())).toList();
     }
 
-    /** Reads the whole stream topic as a client would (committed events only) until one matches. */
+    /** Reads the whole stream topic as a client would until one matches. */
     private List<StreamEvent> readUntil(java.util.function.Predicate<StreamEvent> until, Duration timeout) {
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(SharedKafka.settings().consumer(Map.of(),
-                Map.of("isolation.level", "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
+                Map.of("isolation.level", KafkaSettings.STREAM_ISOLATION)), new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = List.of(new TopicPartition(topics.stream(), 0), new TopicPartition(topics.stream(), 1));
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);

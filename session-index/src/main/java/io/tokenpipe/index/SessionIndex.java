@@ -281,8 +281,10 @@ public final class SessionIndex implements AutoCloseable {
         // order (SessionIndexer), so it processes whatever has arrived.
         config.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, -1L);
         config.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
-        // Workers write the stream topic in transactions: never index an aborted (zombie) write.
-        config.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
+        // Workers' transactions fence a partition's previous owner; they do not hide marks, which are
+        // final once acknowledged (KafkaSettings.STREAM_ISOLATION). A committed-only read would see
+        // each mark only at its transaction's commit, seconds later.
+        config.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), KafkaSettings.STREAM_ISOLATION);
         config.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG),
                 (int) settings.sessionTimeout().toMillis());
         config.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),

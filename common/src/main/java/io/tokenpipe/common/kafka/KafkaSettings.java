@@ -29,6 +29,15 @@ public record KafkaSettings(String bootstrapServers, Map<String, String> clientP
 
     private static final String PREFIX = "KAFKA_";
 
+    /**
+     * How every reader of the stream and turns topics reads them. Workers write those topics in
+     * long transactions that exist to fence a partition's previous owner, not to hide events: every
+     * record the broker acknowledged is final the moment it is acknowledged, even when its
+     * transaction is later aborted (a fenced owner's). Reading committed records only would hold
+     * each token back until its transaction commits. See docs/architecture.md, "Exactly once".
+     */
+    public static final String STREAM_ISOLATION = "read_uncommitted";
+
     public KafkaSettings {
         clientProperties = Map.copyOf(clientProperties);
     }

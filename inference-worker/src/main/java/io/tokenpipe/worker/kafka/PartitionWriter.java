@@ -4,6 +4,8 @@ import io.tokenpipe.common.event.EventHeaders;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TurnMark;
+import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.log.TurnOutput;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
@@ -13,7 +15,6 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
-import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.slf4j.Logger;
@@ -21,51 +22,62 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongFunction;
 import java.util.function.Supplier;
 
 /**
  * The only writer of one stream partition, and the only committer of the matching prompts partition.
  *
- * <p>Turns hand it events; one thread writes them in back-to-back Kafka transactions, each carrying
- * every event that arrived while the previous one committed. A turn's final event and the commit of
- * its prompt's offset go into the same transaction, so a prompt is never marked done without its
- * answer, and never answered twice.
+ * <p><b>Visible at once, fenced by the broker.</b> Turns hand it events; its thread sends each at once
+ * with an idempotent, transactional producer ({@code acks=all}), and an event is final the moment the
+ * broker acknowledges it: every reader reads uncommitted records, so no token waits for a commit. The
+ * transaction exists for two other things. Its id belongs to the partition, not to the worker, so the
+ * partition's next owner initialises the same id, which bumps the producer epoch: from then on the
+ * broker refuses every write of this writer, and a worker presumed dead cannot append anything to
+ * any session. And it carries the prompts' committed offsets. It is committed every
+ * {@code commitInterval} (seconds, not milliseconds: a commit costs the broker markers and the next
+ * write a wait for them), never to make events visible.
  *
- * <p>The transactional id belongs to the partition, not to the worker: the next owner of the
- * partition initialises the same id, which aborts whatever this worker left open and fences it, so
- * a worker that was presumed dead cannot write into any session afterwards.
+ * <p><b>Exactly once without relying on commit.</b> A record the broker appended stays readable even
+ * if its transaction is aborted. So after any failed write (an error, or acknowledgements that do not
+ * come within the write timeout) the writer never simply writes again: it replaces its producer
+ * (aborting the transaction and fencing the old instance, so nothing more of it can land), reads what
+ * did land after the last acknowledged event, and sends again only the rest, in order. A take-over
+ * does the same across workers: the new owner reads the partition up to its end after fencing the old
+ * one ({@link StreamRecovery}) and continues each turn after its last event in the log.
  *
- * <p>Each commit also records, in the offset's metadata, the stream offset from which the next owner
- * must read to find every turn still in flight ({@code scan_from}); see {@link StreamRecovery}.
+ * <p><b>Turn marks.</b> For each boundary event (turn started, resumed, completed, failed) a mark
+ * naming its offset goes to the turns topic once the event is acknowledged, and every 50 ms a
+ * watermark says how far every boundary has been marked. A worker dying between an event and its mark
+ * leaves the mark to the next owner, which writes the marks of every boundary it reads again.
  *
- * <p>A transaction whose records the broker has not acknowledged within the write timeout is given
- * up with its producer: under load we saw a produce request stay unanswered for minutes, and with
- * it the partition's every session. A new producer of the same transactional id aborts the open
- * transaction (nothing of it was committed: the commit is only requested after every record was
- * acknowledged), and the same events are written again.
+ * <p>Each commit records, in the offset's metadata, the stream offset from which the next owner must
+ * read to find every turn still in flight ({@code scan_from}); see {@link StreamRecovery}.
  */
 public final class PartitionWriter {
 
     private static final Logger log = LoggerFactory.getLogger(PartitionWriter.class);
     private static final int QUEUE_CAPACITY = 100_000;
-    private static final int MAX_BATCH = 5_000;
+    private static final int MAX_DRAIN = 5_000;
     private static final long WATERMARK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
     private sealed interface Request permits Write, Accepted, Skip, Inflight {
     }
 
-    private record Write(StreamEvent event, long promptOffset, boolean done, CompletableFuture<Void> committed)
+    private record Write(StreamEvent event, byte[] json, long promptOffset, boolean done, CompletableFuture<Void> durable)
             implements Request {
     }
 
@@ -82,57 +94,137 @@ public final class PartitionWriter {
     private record Turn(long promptOffset, long startedOffset) {
     }
 
+    /** What a writer needs to get past a failed write. */
+    public interface Recovery {
+
+        /** Another producer of the partition's transactional id, initialised: this fences every earlier one. */
+        Producer<String, byte[]> newProducer();
+
+        /**
+         * Whether this worker still owns the partition, as the group coordinator sees it. Asked before
+         * {@link #newProducer()}: a worker that lost the partition (a zombie whose write failed) must not
+         * fence the producer of the worker that owns it now.
+         */
+        boolean stillOwner();
+
+        /** The stream partition's events from {@code offset} to its end now, read as clients read them. */
+        List<StreamRecovery.Landed> landedFrom(long offset);
+
+        static Recovery of(Supplier<Producer<String, byte[]>> newProducer, BooleanSupplier stillOwner,
+                           LongFunction<List<StreamRecovery.Landed>> landedFrom) {
+            return new Recovery() {
+                @Override
+                public Producer<String, byte[]> newProducer() {
+                    return newProducer.get();
+                }
+
+                @Override
+                public boolean stillOwner() {
+                    return stillOwner.getAsBoolean();
+                }
+
+                @Override
+                public List<StreamRecovery.Landed> landedFrom(long offset) {
+                    return landedFrom.apply(offset);
+                }
+            };
+        }
+    }
+
+    /**
+     * Where a new writer starts.
+     *
+     * @param promptPosition the committed offset of the prompts partition
+     * @param streamEnd      the end of the stream partition after the previous owner was fenced
+     * @param repairs        marks of boundary events the previous owner may not have marked
+     */
+    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
+        public static Start empty() {
+            return new Start(0, 0, List.of());
+        }
+    }
+
+    /**
+     * A record waiting for the broker's acknowledgement. Each is sent on one producer instance (its
+     * generation); the instance's thread fills in the outcome, unless the record was since sent again
+     * on a newer instance.
+     */
+    private static final class Sent {
+        final Write write;        // null for a turn mark
+        final TurnMark mark;      // null for an event
+        final long boundary;      // a mark's boundary offset; -1 for a watermark or an event
+        final ProducerRecord<String, byte[]> record;
+        volatile int generation = -1;
+        volatile long sentAt;
+        volatile RecordMetadata metadata;
+        volatile Exception error;
+
+        Sent(Write write, TurnMark mark, long boundary, ProducerRecord<String, byte[]> record) {
+            this.write = write;
+            this.mark = mark;
+            this.boundary = boundary;
+            this.record = record;
+        }
+
+        boolean answered() {
+            return metadata != null || error != null;
+        }
+    }
+
     private enum State { OPEN, DRAINING, CLOSED, FENCED }
 
     private final TopicPartition prompts;
     private final String streamTopic;
     private final String turnsTopic;
-    private final Supplier<Producer<String, byte[]>> replacements;
-    private final long writeTimeoutNanos;
-    private volatile Producer<String, byte[]> producer;
-    private volatile int producersReplaced; // written by the writer's thread only
+    private final Recovery recovery;
     private final ConsumerGroupMetadata group;
-    private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>(QUEUE_CAPACITY);
+    private final long commitIntervalNanos;
+    private final long writeTimeoutNanos;
+    private final BlockingQueue<Request> requests = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
+    private final Thread thread;
+    private volatile State state = State.OPEN;
+    private volatile int producersReplaced; // written by the writer's thread only
+
+    // Everything below belongs to the writer's thread.
+    private Producer<String, byte[]> producer;
     private final OffsetTracker tracker;
     private final Map<String, Turn> inflight = new HashMap<>();
-    private final Thread thread;
-    private final long commitIntervalNanos;
-    private final long offsetCommitIntervalNanos;
-    private volatile State state = State.OPEN;
+    private final ArrayDeque<Sent> events = new ArrayDeque<>(); // taken, in order, not yet acknowledged
+    private final ArrayDeque<Sent> marks = new ArrayDeque<>();  // likewise for turn marks and watermarks
+    private final ArrayDeque<Sent> toSend = new ArrayDeque<>(); // of those, not yet sent on the current producer
+    private final TreeSet<Long> unmarked = new TreeSet<>();     // boundaries in the log whose mark is not yet
+    private final List<TurnMark> repairs;
     private long streamEnd;
+    private int generation;                                     // of the producer instance
+    private boolean inTransaction;
+    private long transactionBegan;
+    private long lastCommit;
     private OffsetAndMetadata lastCommitted;
-    private long lastBegin;
-    private long lastOffsetCommit;
-    private long lastMark;
+    private long lastWatermark = -1;
+    private long lastWatermarkAt;
 
     /**
      * @param producer       a transactional producer on which {@code initTransactions()} has completed
-     * @param replacements   makes another such producer of the same transactional id, for a stalled write
-     * @param promptPosition the committed offset of the prompts partition
-     * @param streamEnd      the end of the stream partition when this writer takes over
-     * @param commitInterval shortest time between the starts of two transactions: what arrives
-     *                       meanwhile shares one. A transaction costs the broker several requests,
-     *                       so this bounds their rate whatever the load, for at most this much latency.
-     * @param offsetCommitInterval how often the prompts' committed offset is advanced. Later is safe:
-     *                       the next owner skips prompts whose turns it finds finished in the stream.
-     * @param writeTimeout   how long the broker may take to acknowledge a transaction's records
-     *                       before the producer is replaced and the events written again
+     * @param recovery       how to get past a failed write
+     * @param commitInterval how long a transaction stays open: the rate of commits (markers, and a short
+     *                       wait for them at the next write), and how often the prompts' offsets advance
+     * @param writeTimeout   how long the broker may take to acknowledge a record before the producer is
+     *                       replaced and whatever did not land is written again
      */
     public PartitionWriter(TopicPartition prompts, String streamTopic, String turnsTopic, Producer<String, byte[]> producer,
-                           Supplier<Producer<String, byte[]>> replacements, ConsumerGroupMetadata group,
-                           long promptPosition, long streamEnd, Duration commitInterval, Duration offsetCommitInterval,
+                           Recovery recovery, ConsumerGroupMetadata group, Start start, Duration commitInterval,
                            Duration writeTimeout) {
-        this.replacements = replacements;
-        this.writeTimeoutNanos = writeTimeout.toNanos();
-        this.turnsTopic = turnsTopic;
-        this.commitIntervalNanos = commitInterval.toNanos();
-        this.offsetCommitIntervalNanos = offsetCommitInterval.toNanos();
         this.prompts = prompts;
         this.streamTopic = streamTopic;
+        this.turnsTopic = turnsTopic;
         this.producer = producer;
+        this.recovery = recovery;
         this.group = group;
-        this.tracker = new OffsetTracker(promptPosition);
-        this.streamEnd = streamEnd;
+        this.tracker = new OffsetTracker(start.promptPosition());
+        this.streamEnd = start.streamEnd();
+        this.repairs = start.repairs();
+        this.commitIntervalNanos = commitInterval.toNanos();
+        this.writeTimeoutNanos = writeTimeout.toNanos();
         this.thread = Thread.ofPlatform().name("writer-" + prompts).daemon().unstarted(this::run);
     }
 
@@ -149,16 +241,31 @@ public final class PartitionWriter {
         return state == State.OPEN;
     }
 
-    /** Queues an event of the turn answering the prompt at {@code promptOffset}; readers see it once committed. */
-    public void write(StreamEvent event, long promptOffset) throws InterruptedException {
-        enqueue(new Write(event, promptOffset, false, null));
+    /** The output of the turn answering the prompt at {@code promptOffset}. */
+    public TurnOutput output(long promptOffset) {
+        return new TurnOutput() {
+            @Override
+            public void write(StreamEvent event) throws InterruptedException {
+                PartitionWriter.this.write(event, promptOffset);
+            }
+
+            @Override
+            public CompletableFuture<Void> finish(StreamEvent terminal) throws InterruptedException {
+                return PartitionWriter.this.finish(terminal, promptOffset);
+            }
+        };
     }
 
-    /** Queues a turn's final event together with the completion of its prompt. */
+    /** Queues an event of the turn answering the prompt at {@code promptOffset}. */
+    public void write(StreamEvent event, long promptOffset) throws InterruptedException {
+        enqueue(new Write(event, Json.bytes(event), promptOffset, false, null));
+    }
+
+    /** Queues a turn's final event; the future completes when the broker has acknowledged it, and the prompt is done. */
     public CompletableFuture<Void> finish(StreamEvent terminal, long promptOffset) throws InterruptedException {
-        CompletableFuture<Void> committed = new CompletableFuture<>();
-        enqueue(new Write(terminal, promptOffset, true, committed));
-        return committed;
+        CompletableFuture<Void> durable = new CompletableFuture<>();
+        enqueue(new Write(terminal, Json.bytes(terminal), promptOffset, true, durable));
+        return durable;
     }
 
     /** A prompt was fetched: it now holds back the committed position until it is done. */
@@ -177,23 +284,29 @@ public final class PartitionWriter {
     }
 
     /**
-     * Hands the partition over: refuses new events, commits what is queued (with the offsets and
-     * the in-flight metadata the next owner needs), and closes the producer.
+     * Hands the partition over: refuses new events, writes what is queued, commits (with the offsets
+     * and the in-flight metadata the next owner needs), and closes the producer.
      */
     public void closeForHandover(Duration timeout) {
         if (state == State.OPEN) {
             state = State.DRAINING;
         }
+        LockSupport.unpark(thread);
         join(timeout);
         producer.close(Duration.ofSeconds(5));
     }
 
-    /** Stops without committing anything more: the partition already belongs to another worker. */
+    /** Stops without writing anything more: the partition already belongs to another worker. */
     public void abandon() {
         state = State.CLOSED;
         thread.interrupt();
         join(Duration.ofSeconds(5));
         producer.close(Duration.ZERO);
+    }
+
+    /** How often a failed or stalled write made this writer replace its producer. */
+    public int producersReplaced() {
+        return producersReplaced;
     }
 
     private void join(Duration timeout) {
@@ -210,216 +323,356 @@ public final class PartitionWriter {
     private void enqueue(Request request) throws InterruptedException {
         while (true) {
             if (state != State.OPEN) {
-                throw new WriterClosedException("partition " + prompts + " is no longer written by this worker");
+                throw new OutputClosedException("partition " + prompts + " is no longer written by this worker");
             }
-            if (queue.offer(request, 100, TimeUnit.MILLISECONDS)) {
+            if (requests.offer(request, 100, TimeUnit.MILLISECONDS)) {
+                LockSupport.unpark(thread);
                 return;
             }
+        }
+    }
+
+    // --- the writer's thread ----------------------------------------------------------------------
+
+    /** Why the writer cannot go on with its producer as it is. */
+    private abstract static sealed class Failure extends Exception permits WriteFailed, Fenced {
+        Failure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** A write that failed in a way a new producer can recover from. */
+    private static final class WriteFailed extends Failure {
+        WriteFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The broker refuses this writer: another worker owns the partition now. */
+    private static final class Fenced extends Failure {
+        Fenced(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 
     private void run() {
-        List<Request> batch = new ArrayList<>();
         try {
-            while (state == State.OPEN || state == State.DRAINING) {
-                Request first = queue.poll(50, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    if (state == State.DRAINING) {
-                        break;
-                    }
-                    if (System.nanoTime() - lastOffsetCommit >= offsetCommitIntervalNanos && offsetsChanged()) {
-                        commit(List.of(), true); // idle: bring the committed offset up to date
-                    }
-                    continue;
-                }
-                long wait = lastBegin + commitIntervalNanos - System.nanoTime();
-                if (wait > 0) {
-                    TimeUnit.NANOSECONDS.sleep(wait); // group commit: what arrives meanwhile joins this one
-                }
-                batch.add(first);
-                queue.drainTo(batch, MAX_BATCH - 1);
-                commit(batch, false);
-                batch.clear();
+            for (TurnMark mark : repairs) {
+                queueMark(mark, mark.streamOffset());
             }
-            if (state == State.DRAINING) {
-                commit(List.of(), true); // a last commit, so the offsets and scan_from are current for the next owner
-                state = State.CLOSED;
-                log.info("handed over {} at prompt offset {}", prompts, lastCommitted == null ? "-" : lastCommitted.offset());
+            while (state == State.OPEN || state == State.DRAINING) {
+                try {
+                    if (step()) {
+                        break; // handed over
+                    }
+                } catch (WriteFailed e) {
+                    log.warn("a write on {} failed ({}); replacing the producer and writing again what did not land",
+                            prompts, e.getMessage());
+                    recover();
+                }
             }
         } catch (InterruptedException e) {
             // abandon(): stop where we are
-        } catch (FencedException e) {
+        } catch (Failure e) { // only Fenced gets here: a failed write is recovered from above
             state = State.FENCED;
-            log.warn("fenced on {}: another worker owns it now ({})", prompts, e.getCause().toString());
+            log.warn("fenced on {}: another worker owns it now ({})", prompts, e.getMessage());
+        } catch (RuntimeException e) {
+            state = State.FENCED;
+            log.error("writer for {} failed; its turns stop and the partition's next owner continues them", prompts, e);
         }
         failQueued();
     }
 
-    private void commit(List<Request> batch, boolean withOffsets) throws InterruptedException, FencedException {
-        Map<String, Turn> inflightBefore = new HashMap<>(inflight);
-        long endBefore = streamEnd;
-        long backoff = 50;
-        while (true) {
-            try {
-                commitOnce(batch, withOffsets);
-                return;
-            } catch (ProducerFencedException | InvalidProducerEpochException | OutOfOrderSequenceException
-                     | UnsupportedVersionException | AuthorizationException e) {
-                throw new FencedException(e);
-            } catch (KafkaException | ExecutionException e) {
-                if (isFenced(e)) {
-                    throw new FencedException(e);
-                }
-                log.warn("transaction on {} failed, retrying the same events: {}", prompts, e.toString());
-                try {
-                    producer.abortTransaction();
-                } catch (ProducerFencedException | InvalidProducerEpochException fenced) {
-                    throw new FencedException(fenced);
-                } catch (KafkaException abortFailure) {
-                    log.warn("abort on {} failed: {}", prompts, abortFailure.toString());
-                }
-            } catch (TimeoutException e) {
-                log.warn("the broker has not acknowledged a transaction on {} within {} ms; replacing the producer "
-                        + "(which aborts the transaction) and writing the same events again",
-                        prompts, writeTimeoutNanos / 1_000_000);
-                replaceProducer();
-            }
-            inflight.clear();
-            inflight.putAll(inflightBefore);
-            streamEnd = endBefore;
+    /** One round of work; true once a hand-over is complete. */
+    private boolean step() throws InterruptedException, Failure {
+        boolean progressed = applyAcknowledged();
+        progressed |= takeRequests();
+        long now = System.nanoTime();
+        maybeWatermark(now, false);
+        sendUnsent();
+        checkStalled(now);
+        if (state == State.DRAINING && requests.isEmpty()) {
+            commit(true);
+            state = State.CLOSED;
+            log.info("handed over {} at prompt offset {}", prompts, lastCommitted == null ? "-" : lastCommitted.offset());
+            return true;
+        }
+        if (commitDue(now)) {
+            commit(false);
+            progressed = true;
+        }
+        if (!progressed) {
+            LockSupport.parkNanos(this, nextDue(now) - now);
             if (state == State.CLOSED) {
                 throw new InterruptedException("abandoned");
             }
-            Thread.sleep(backoff);
-            backoff = Math.min(backoff * 2, 2_000);
         }
+        return false;
     }
 
-    /** Closes the stalled producer at once and initialises another of the same transactional id. */
-    private void replaceProducer() throws InterruptedException, FencedException {
-        producer.close(Duration.ZERO);
-        long backoff = 200;
-        while (true) {
-            try {
-                producer = replacements.get();
-                producersReplaced++;
-                return;
-            } catch (ProducerFencedException | InvalidProducerEpochException e) {
-                throw new FencedException(e); // another worker owns the partition now
-            } catch (KafkaException e) {
-                log.warn("a new producer for {} could not be initialised, retrying: {}", prompts, e.toString());
-                if (state == State.CLOSED) {
-                    throw new InterruptedException("abandoned");
-                }
-                Thread.sleep(backoff);
-                backoff = Math.min(backoff * 2, 5_000);
-            }
-        }
-    }
-
-    /** How often a stalled write made this writer replace its producer. */
-    public int producersReplaced() {
-        return producersReplaced;
-    }
-
-    private void commitOnce(List<Request> batch, boolean withOffsets)
-            throws ExecutionException, InterruptedException, TimeoutException {
-        lastBegin = System.nanoTime();
-        producer.beginTransaction();
-        List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
-        for (Request request : batch) {
-            if (request instanceof Write w) {
-                StreamEvent e = w.event();
-                sent.add(producer.send(new ProducerRecord<>(streamTopic, prompts.partition(), e.sessionId(),
-                        Json.bytes(e), EventHeaders.withType(e.type()))));
-            }
-        }
-        // Wait for the acknowledgements against a deadline, not with flush(): a write the broker never
-        // answers must not hold the partition. Nothing is committed before all of them arrived.
-        long deadline = lastBegin + writeTimeoutNanos;
-        for (Future<RecordMetadata> f : sent) {
-            await(f, deadline);
-        }
-        List<Future<RecordMetadata>> marks = new ArrayList<>();
-        int i = 0;
-        for (Request request : batch) {
+    private boolean takeRequests() {
+        boolean took = false;
+        Request request;
+        int taken = 0;
+        while (taken++ < MAX_DRAIN && (request = requests.poll()) != null) {
+            took = true;
             switch (request) {
+                case Write w -> {
+                    Sent sent = new Sent(w, null, -1, new ProducerRecord<>(streamTopic, prompts.partition(),
+                            w.event().sessionId(), w.json(), EventHeaders.withType(w.event().type())));
+                    events.add(sent);
+                    toSend.add(sent);
+                }
                 case Accepted a -> tracker.accepted(a.promptOffset());
                 case Skip s -> tracker.done(s.promptOffset());
                 case Inflight f -> inflight.putIfAbsent(f.turnId(), new Turn(f.promptOffset(), f.startedOffset()));
-                case Write w -> {
-                    long offset = sent.get(i++).resultNow().offset();
-                    streamEnd = Math.max(streamEnd, offset + 1);
-                    inflight.putIfAbsent(w.event().turnId(), new Turn(w.promptOffset(), offset));
-                    if (w.done()) {
-                        tracker.done(w.promptOffset());
-                    }
-                    // The boundary's position, for the session index, in the same transaction as the event.
-                    TurnMark mark = TurnMark.of(w.event(), offset);
-                    if (mark != null) {
-                        marks.add(sendMark(mark.sessionId(), mark));
-                    }
-                }
             }
         }
-        if (lastBegin - lastMark >= WATERMARK_INTERVAL_NANOS && streamEnd > 0 && !sent.isEmpty()) {
-            // Turns can stream for seconds without a boundary; without a mark meanwhile, readers would
-            // not know how far the marks they have seen reach, and would read the partition from the
-            // last one.
-            marks.add(sendMark(null, TurnMark.watermark(streamEnd - 1, Instant.now())));
+        return took;
+    }
+
+    private void queueMark(TurnMark mark, long boundary) {
+        Sent sent = new Sent(null, mark, boundary, new ProducerRecord<>(turnsTopic, prompts.partition(), mark.sessionId(),
+                Json.bytes(mark), EventHeaders.withType(TurnMark.TYPE)));
+        marks.add(sent);
+        toSend.add(sent);
+        if (boundary >= 0) {
+            unmarked.add(boundary);
+        }
+    }
+
+    /** Sends, in order, every waiting record not yet sent on the current producer. */
+    private void sendUnsent() throws Failure {
+        Sent next;
+        while ((next = toSend.peek()) != null) {
+            send(next);
+            toSend.poll();
+        }
+    }
+
+    private void send(Sent sent) throws Failure {
+        try {
+            if (!inTransaction) {
+                producer.beginTransaction();
+                inTransaction = true;
+                transactionBegan = System.nanoTime();
+            }
+            int sentOn = generation;
+            sent.metadata = null;
+            sent.error = null;
+            sent.generation = sentOn;
+            sent.sentAt = System.nanoTime();
+            producer.send(sent.record, (metadata, error) -> {
+                if (sent.generation != sentOn) {
+                    return; // the outcome of a replaced producer: the record was sent again since
+                }
+                if (error != null) {
+                    sent.error = error;
+                } else {
+                    sent.metadata = metadata;
+                }
+                LockSupport.unpark(thread);
+            });
+        } catch (KafkaException | IllegalStateException e) {
+            throw classify("send", e);
+        }
+    }
+
+    /** Applies, in order, whatever the broker has acknowledged; true if anything was. */
+    private boolean applyAcknowledged() throws Failure {
+        boolean applied = false;
+        while (!events.isEmpty() && events.peek().answered()) {
+            Sent sent = events.peek();
+            if (sent.error != null) {
+                throw classify("write", sent.error); // it stays waiting: recovery finds out whether it landed
+            }
+            events.poll();
+            applyLanded(sent.write, sent.metadata.offset());
+            applied = true;
+        }
+        while (!marks.isEmpty() && marks.peek().answered()) {
+            Sent sent = marks.peek();
+            if (sent.error != null) {
+                throw classify("mark", sent.error);
+            }
+            marks.poll();
+            if (sent.boundary >= 0) {
+                unmarked.remove(sent.boundary);
+            }
+            applied = true;
+        }
+        return applied;
+    }
+
+    /** An event is in the log at {@code offset}: final for every reader. */
+    private void applyLanded(Write w, long offset) {
+        streamEnd = Math.max(streamEnd, offset + 1);
+        inflight.putIfAbsent(w.event().turnId(), new Turn(w.promptOffset(), offset));
+        TurnMark mark = TurnMark.of(w.event(), offset);
+        if (mark != null) {
+            queueMark(mark, offset);
+        }
+        if (w.done()) {
+            tracker.done(w.promptOffset());
+            w.durable().complete(null);
+        }
+    }
+
+    /**
+     * Turns can stream for seconds without a boundary; without a mark meanwhile, readers would not know
+     * how far the marks they have seen reach, and would read the partition from the last one. The
+     * watermark names the highest offset below which every boundary's mark has been acknowledged.
+     */
+    private void maybeWatermark(long now, boolean force) {
+        long through = (unmarked.isEmpty() ? streamEnd : unmarked.first()) - 1;
+        if (through > lastWatermark && (force || now - lastWatermarkAt >= WATERMARK_INTERVAL_NANOS)) {
+            queueMark(TurnMark.watermark(through, Instant.now()), -1);
+            lastWatermark = through;
+            lastWatermarkAt = now;
+        }
+    }
+
+    private void checkStalled(long now) throws WriteFailed {
+        for (Sent oldest : new Sent[]{events.peek(), marks.peek()}) {
+            if (oldest != null && oldest.generation == generation && now - oldest.sentAt > writeTimeoutNanos) {
+                throw new WriteFailed("the broker has not acknowledged a record within " + writeTimeoutNanos / 1_000_000
+                        + " ms", null);
+            }
+        }
+    }
+
+    private boolean commitDue(long now) {
+        if (inTransaction) {
+            return now - transactionBegan >= commitIntervalNanos;
+        }
+        return now - lastCommit >= commitIntervalNanos && offsetsChanged();
+    }
+
+    private long nextDue(long now) {
+        long due = now + IDLE_PARK_NANOS;
+        if (inTransaction) {
+            due = Math.min(due, transactionBegan + commitIntervalNanos);
+        }
+        if (!events.isEmpty() || !marks.isEmpty()) {
+            due = Math.min(due, now + TimeUnit.MILLISECONDS.toNanos(5)); // a callback wakes us sooner
+        }
+        return Math.max(due, now + 1);
+    }
+
+    /**
+     * Waits for every acknowledgement, then commits the transaction with the prompts' offsets. Nothing
+     * becomes visible here (it already is); this advances the committed offsets and ends the transaction.
+     */
+    private void commit(boolean handOver) throws InterruptedException, Failure {
+        long deadline = System.nanoTime() + writeTimeoutNanos;
+        awaitAcknowledged(deadline);
+        if (handOver) {
+            maybeWatermark(System.nanoTime(), true); // the next owner's readers know every mark at once
+            awaitAcknowledged(deadline);
         }
         // A finished turn stays listed until the committed position passes its prompt: until then the
         // next owner would fetch that prompt again and must find the turn's final event.
         long position = tracker.position();
         inflight.values().removeIf(t -> t.promptOffset() < position);
         OffsetAndMetadata offsets = new OffsetAndMetadata(position, scanMetadata());
-        boolean commitOffsets = !offsets.equals(lastCommitted)
-                && (withOffsets || lastBegin - lastOffsetCommit >= offsetCommitIntervalNanos);
-        for (Future<RecordMetadata> f : marks) {
-            await(f, deadline);
-        }
-        if (commitOffsets) {
-            producer.sendOffsetsToTransaction(Map.of(prompts, offsets), group);
-        }
-        commitTransaction();
-        if (commitOffsets) {
+        boolean newOffsets = !offsets.equals(lastCommitted);
+        if (inTransaction || newOffsets) {
+            try {
+                if (!inTransaction) {
+                    producer.beginTransaction();
+                    inTransaction = true;
+                }
+                if (newOffsets) {
+                    producer.sendOffsetsToTransaction(Map.of(prompts, offsets), group);
+                }
+                producer.commitTransaction();
+            } catch (KafkaException | IllegalStateException e) {
+                throw classify("commit", e);
+            }
+            inTransaction = false;
             lastCommitted = offsets;
-            lastOffsetCommit = lastBegin;
         }
-        for (Request request : batch) {
-            if (request instanceof Write w && w.committed() != null) {
-                w.committed().complete(null);
+        lastCommit = System.nanoTime();
+    }
+
+    private void awaitAcknowledged(long deadline) throws InterruptedException, Failure {
+        while (true) {
+            applyAcknowledged();
+            sendUnsent(); // the marks of events just applied
+            if (events.isEmpty() && marks.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new WriteFailed("acknowledgements still missing after " + writeTimeoutNanos / 1_000_000 + " ms", null);
+            }
+            LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(1));
+            if (state == State.CLOSED) {
+                throw new InterruptedException("abandoned");
             }
         }
     }
 
-    private Future<RecordMetadata> sendMark(String sessionId, TurnMark mark) {
-        lastMark = lastBegin;
-        return producer.send(new ProducerRecord<>(turnsTopic, prompts.partition(), sessionId, Json.bytes(mark),
-                EventHeaders.withType(TurnMark.TYPE)));
-    }
-
-    /** Waits for a record's acknowledgement until {@code deadline} (System.nanoTime()). */
-    private static void await(Future<RecordMetadata> ack, long deadline)
-            throws ExecutionException, InterruptedException, TimeoutException {
-        long left = deadline - System.nanoTime();
-        ack.get(Math.max(0, left), TimeUnit.NANOSECONDS);
-    }
-
     /**
-     * Commits, retrying the same commit when it times out: once the commit may have reached the
-     * coordinator, only completing it is safe (aborting or writing again could publish twice).
+     * After a failed write: a new producer of the same transactional id aborts the open transaction
+     * and fences the old instance, so that nothing more of it can land. Then the log shows what did
+     * land: a producer's records land in the order sent, so those are a prefix of the waiting events;
+     * they are applied as written, and only the rest is sent again.
+     *
+     * <p>Only the partition's owner may do this: a new producer would fence whoever holds the id now.
+     * A writer whose worker lost the partition waits here until the worker abandons it.
      */
-    private void commitTransaction() throws InterruptedException {
+    private void recover() throws InterruptedException, Fenced {
+        long backoff = 100;
+        producer.close(Duration.ZERO);
         while (true) {
+            inTransaction = false;
+            generation++;
             try {
-                producer.commitTransaction();
+                if (!recovery.stillOwner()) {
+                    log.warn("{} is no longer this worker's as the group coordinator sees it; waiting to be released", prompts);
+                    throw new WriteFailed("not the owner", null);
+                }
+                producer = recovery.newProducer();
+                producersReplaced++;
+                List<StreamRecovery.Landed> landed = recovery.landedFrom(streamEnd);
+                List<Sent> waiting = new ArrayList<>(events);
+                if (landed.size() > waiting.size()) {
+                    throw new Fenced("the log holds " + landed.size() + " events after " + streamEnd
+                            + " where this writer had " + waiting.size() + " waiting", null);
+                }
+                for (int i = 0; i < landed.size(); i++) {
+                    StreamEvent sent = waiting.get(i).write.event();
+                    StreamEvent found = landed.get(i).event();
+                    if (!found.turnId().equals(sent.turnId()) || found.index() != sent.index()
+                            || found.attempt() != sent.attempt()) {
+                        throw new Fenced("the log holds an event this writer did not send, at offset "
+                                + landed.get(i).offset(), null);
+                    }
+                }
+                for (StreamRecovery.Landed found : landed) {
+                    applyLanded(events.poll().write, found.offset());
+                }
+                toSend.clear();
+                toSend.addAll(events); // the rest, in order, and every mark not known to be written
+                toSend.addAll(marks);
+                sendUnsent();
+                log.info("recovered {}: {} of {} waiting events had landed; the rest were sent again", prompts,
+                        landed.size(), waiting.size());
                 return;
-            } catch (org.apache.kafka.common.errors.TimeoutException e) {
-                log.warn("commit on {} timed out; completing the same commit: {}", prompts, e.toString());
+            } catch (Failure | RuntimeException e) {
+                if (e instanceof Fenced fenced) {
+                    throw fenced;
+                }
+                if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException) {
+                    throw new Fenced(e.toString(), e);
+                }
+                log.warn("recovering {} failed, retrying: {}", prompts, e.toString());
+                producer.close(Duration.ZERO);
                 if (state == State.CLOSED) {
                     throw new InterruptedException("abandoned");
                 }
+                Thread.sleep(backoff);
+                backoff = Math.min(backoff * 2, 5_000);
             }
         }
     }
@@ -438,27 +691,28 @@ public final class PartitionWriter {
 
     private void failQueued() {
         List<Request> left = new ArrayList<>();
-        queue.drainTo(left);
-        WriterClosedException closed = new WriterClosedException("partition " + prompts + " was handed over");
+        requests.drainTo(left);
+        OutputClosedException closed = new OutputClosedException("partition " + prompts + " was handed over");
         for (Request request : left) {
-            if (request instanceof Write w && w.committed() != null) {
-                w.committed().completeExceptionally(closed);
+            if (request instanceof Write w && w.durable() != null) {
+                w.durable().completeExceptionally(closed);
+            }
+        }
+        for (Sent sent : events) {
+            if (sent.write.durable() != null) {
+                sent.write.durable().completeExceptionally(closed);
             }
         }
     }
 
-    private static boolean isFenced(Throwable e) {
+    /** Fenced when the broker refuses this writer's epoch; anything else a new producer may get past. */
+    private static Failure classify(String what, Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException) {
-                return true;
+            if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException
+                    || t instanceof AuthorizationException || t instanceof UnsupportedVersionException) {
+                return new Fenced(what + ": " + t, e);
             }
         }
-        return false;
-    }
-
-    private static final class FencedException extends Exception {
-        FencedException(Throwable cause) {
-            super(cause);
-        }
+        return new WriteFailed(what + ": " + e, e);
     }
 }

@@ -5,10 +5,15 @@ import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.OutputClosedException;
 import io.tokenpipe.worker.WorkerSettings;
 import io.tokenpipe.worker.turn.Cancellations;
+import io.tokenpipe.worker.turn.SessionLanes;
 import io.tokenpipe.worker.turn.TurnJob;
+import io.tokenpipe.worker.turn.TurnProgress;
 import io.tokenpipe.worker.turn.TurnRunner;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -22,6 +27,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -40,6 +46,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -68,12 +76,14 @@ public final class PromptConsumer implements AutoCloseable {
     private volatile boolean stopping;
     private volatile boolean halted;
     private volatile boolean polling;
+    private volatile String memberId = "";
+    private final Admin admin;
 
     /** One assigned partition. */
     private static final class Partition {
         final TopicPartition prompts;
         volatile PartitionWriter writer;
-        volatile Map<String, StreamRecovery.TurnProgress> recovered = Map.of();
+        volatile Map<String, TurnProgress> recovered = Map.of();
         volatile boolean ready;
         volatile boolean revoked;
         final Set<String> seenTurns = java.util.Collections.newSetFromMap(new LinkedHashMap<>() {
@@ -107,6 +117,7 @@ public final class PromptConsumer implements AutoCloseable {
                         ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) settings.sessionTimeout().toMillis(),
                         ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) Math.max(300, settings.sessionTimeout().toMillis() / 4))),
                 new StringDeserializer(), new ByteArrayDeserializer());
+        this.admin = Admin.create(kafka.admin());
         this.pollThread = Thread.ofPlatform().name("prompt-consumer").unstarted(this::pollLoop);
     }
 
@@ -186,6 +197,7 @@ public final class PromptConsumer implements AutoCloseable {
             } catch (RuntimeException e) {
                 log.warn("closing the consumer: {}", e.toString());
             }
+            admin.close(Duration.ofSeconds(2));
             stopped.countDown();
         }
     }
@@ -226,7 +238,7 @@ public final class PromptConsumer implements AutoCloseable {
                 writer.skip(record.offset());
                 return;
             }
-            StreamRecovery.TurnProgress earlier = partition.recovered.get(prompt.turnId());
+            TurnProgress earlier = partition.recovered.get(prompt.turnId());
             if (earlier != null && earlier.finished()) {
                 writer.skip(record.offset()); // answered by the previous owner
                 return;
@@ -247,8 +259,9 @@ public final class PromptConsumer implements AutoCloseable {
                         earlier.lastIndex());
             }
             KafkaRef ref = new KafkaRef(record.topic(), record.partition(), record.offset());
-            lanes.submit(prompt.sessionId(), partition.prompts, new TurnJob(prompt, ref, writer, earlier));
-        } catch (WriterClosedException e) {
+            lanes.submit(prompt.sessionId(), partition.prompts.partition(),
+                    new TurnJob(prompt, ref, writer.output(record.offset()), earlier));
+        } catch (OutputClosedException e) {
             log.warn("prompt {}-{}@{} not dispatched: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
         }
     }
@@ -261,6 +274,7 @@ public final class PromptConsumer implements AutoCloseable {
                 return;
             }
             consumer.pause(assigned);
+            memberId = consumer.groupMetadata().memberId();
             Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(assigned));
             for (TopicPartition tp : assigned) {
                 Partition partition = new Partition(tp);
@@ -298,8 +312,10 @@ public final class PromptConsumer implements AutoCloseable {
             try {
                 producer = createProducer(tp.partition());
                 producer.initTransactions();
-                StreamRecovery.Result recovered = StreamRecovery.scan(kafka,
-                        new TopicPartition(topics.stream(), tp.partition()), StreamRecovery.scanFrom(committed));
+                // The previous owner is fenced now: nothing more of it can land, so the log up to its
+                // end is everything it wrote.
+                TopicPartition stream = new TopicPartition(topics.stream(), tp.partition());
+                StreamRecovery.Result recovered = StreamRecovery.scan(kafka, stream, StreamRecovery.scanFrom(committed));
                 synchronized (partition) {
                     if (partition.revoked || halted) {
                         producer.close(Duration.ZERO);
@@ -307,9 +323,10 @@ public final class PromptConsumer implements AutoCloseable {
                     }
                     partition.recovered = recovered.turns();
                     partition.writer = new PartitionWriter(tp, topics.stream(), topics.turns(), producer,
-                            () -> initialised(createProducer(tp.partition())), group,
-                            committed == null ? 0 : committed.offset(), recovered.streamEnd(),
-                            settings.commitInterval(), settings.offsetCommitInterval(), settings.writeTimeout()).start();
+                            recovery(tp, stream), group,
+                            new PartitionWriter.Start(committed == null ? 0 : committed.offset(), recovered.streamEnd(),
+                                    recovered.marks()),
+                            settings.commitInterval(), settings.writeTimeout()).start();
                     partition.ready = true;
                 }
                 log.info("ready to answer {} from offset {}", tp, committed == null ? "start" : committed.offset());
@@ -329,6 +346,28 @@ public final class PromptConsumer implements AutoCloseable {
         }
     }
 
+    /** How a partition's writer gets past a failed write; see {@link PartitionWriter.Recovery}. */
+    private PartitionWriter.Recovery recovery(TopicPartition prompts, TopicPartition stream) {
+        return PartitionWriter.Recovery.of(() -> initialised(createProducer(prompts.partition())), () -> owns(prompts),
+                offset -> StreamRecovery.landedFrom(kafka, stream, offset));
+    }
+
+    /** Whether the group coordinator has {@code partition} assigned to this worker's member now. */
+    private boolean owns(TopicPartition partition) {
+        String member = memberId;
+        try {
+            ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(settings.groupId()))
+                    .describedGroups().get(settings.groupId()).get(10, TimeUnit.SECONDS);
+            return group.members().stream().anyMatch(m -> m.consumerId().equals(member)
+                    && m.assignment().topicPartitions().contains(partition));
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new KafkaException("cannot ask the group coordinator who owns " + partition, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaException("interrupted", e);
+        }
+    }
+
     private void release(Collection<TopicPartition> released, boolean handOver) {
         for (TopicPartition tp : released) {
             Partition partition = partitions.remove(tp);
@@ -338,7 +377,7 @@ public final class PromptConsumer implements AutoCloseable {
             synchronized (partition) {
                 partition.revoked = true;
             }
-            for (Thread lane : lanes.stop(tp)) {
+            for (Thread lane : lanes.stop(tp.partition())) {
                 try {
                     lane.join(Duration.ofSeconds(5));
                 } catch (InterruptedException e) {
@@ -369,18 +408,17 @@ public final class PromptConsumer implements AutoCloseable {
 
     private Producer<String, byte[]> createProducer(int partition) {
         return new KafkaProducer<>(kafka.producer(
-                Map.of(ProducerConfig.LINGER_MS_CONFIG, 0, // transactions batch already; never wait to send a token
+                Map.of(ProducerConfig.LINGER_MS_CONFIG, settings.linger().toMillis(),
                         ProducerConfig.CLIENT_ID_CONFIG, settings.workerId() + "-p" + partition,
                         ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000,
-                        // Back-to-back transactions: the first write of one can meet the previous one's
-                        // commit markers still being written (CONCURRENT_TRANSACTIONS, retried). The
-                        // default 100 ms back-off would then stall a token stream; retry sooner.
+                        // The first write after a commit can meet the commit's markers still being written
+                        // (CONCURRENT_TRANSACTIONS, retried). The default 100 ms back-off would then stall
+                        // the partition's tokens; retry sooner.
                         ProducerConfig.RETRY_BACKOFF_MS_CONFIG, 5,
                         ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG, 200,
-                        // With more in flight, a batch refused that way makes the ones sent behind it fail
-                        // with OUT_OF_ORDER_SEQUENCE_NUMBER and retry too. One at a time measured better at
-                        // 1,000 streams (chunk p99 987 -> 532 ms; docs/performance.md).
-                        ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1),
+                        // Ordered and without duplicates up to 5 with idempotence; more than one lets a
+                        // partition's next tokens go out while a request is on its way.
+                        ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5),
                 Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId(partition),
                         ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                         ProducerConfig.ACKS_CONFIG, "all",

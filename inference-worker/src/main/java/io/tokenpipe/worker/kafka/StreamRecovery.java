@@ -3,10 +3,9 @@ package io.tokenpipe.worker.kafka;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
-import io.tokenpipe.common.event.TokenChunk;
-import io.tokenpipe.common.event.TurnResumed;
-import io.tokenpipe.common.event.TurnStarted;
+import io.tokenpipe.common.event.TurnMark;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.worker.turn.TurnProgress;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -19,64 +18,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * What the previous owner of a partition left behind. Reads the stream partition from the
- * {@code scan_from} offset recorded with the committed prompt offset up to its end, and tells, for
- * every turn seen, how far it got: finished, or the index, attempt and text of its last event. Only
- * committed events are read, so whatever the previous owner wrote but did not commit is invisible
- * here exactly as it was to every client.
+ * What is in a stream partition: what the previous owner left behind when a worker takes a partition
+ * over, and what landed of a failed write. Reads the partition as every client does: every event the
+ * broker acknowledged is in the log for good, whether or not its writer's transaction committed, so
+ * a reader here sees exactly what clients were sent.
  */
 public final class StreamRecovery {
 
     private static final Logger log = LoggerFactory.getLogger(StreamRecovery.class);
 
-    /** A turn as the stream shows it. */
-    public static final class TurnProgress {
-        final String sessionId;
-        /** Offset of the turn.started event, or -1 when the scan began after it. */
-        final long startedOffset;
-        int lastIndex;
-        int attempt;
-        int tokens;
-        boolean finished;
-        final StringBuilder text = new StringBuilder();
-
-        TurnProgress(String sessionId, long startedOffset) {
-            this.sessionId = sessionId;
-            this.startedOffset = startedOffset;
-        }
-
-        public boolean finished() {
-            return finished;
-        }
-
-        public int lastIndex() {
-            return lastIndex;
-        }
-
-        public int attempt() {
-            return attempt;
-        }
-
-        public int tokens() {
-            return tokens;
-        }
-
-        public String text() {
-            return text.toString();
-        }
-
-        public long startedOffset() {
-            return startedOffset;
-        }
+    /** An event found in the log, at its offset. */
+    public record Landed(long offset, StreamEvent event) {
     }
 
-    /** The outcome: turns by id, and where the stream partition ended. */
-    public record Result(Map<String, TurnProgress> turns, long streamEnd) {
+    /**
+     * What a take-over found: turns by id, where the stream partition ended, and the turn marks of the
+     * boundary events it read (the previous owner may have died between an event and its mark; the new
+     * owner writes them again, which the index takes as a no-op when they were already there).
+     */
+    public record Result(Map<String, TurnProgress> turns, long streamEnd, List<TurnMark> marks) {
     }
 
     private StreamRecovery() {
@@ -105,61 +72,72 @@ public final class StreamRecovery {
      * was no previous owner) to its current end.
      */
     public static Result scan(KafkaSettings kafka, TopicPartition stream, Long scanFrom) {
-        try (Consumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(
-                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000),
-                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
-                new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer.assign(Set.of(stream));
-            long end = consumer.endOffsets(Set.of(stream)).get(stream);
-            Map<String, TurnProgress> turns = new HashMap<>();
-            if (scanFrom == null) {
-                return new Result(turns, end);
-            }
-            long start = Math.max(scanFrom, consumer.beginningOffsets(Set.of(stream)).get(stream));
-            consumer.seek(stream, start);
-            long began = System.nanoTime();
-            int records = 0;
-            while (consumer.position(stream) < end) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200)).records(stream)) {
-                    records++;
-                    apply(turns, record);
-                }
-            }
-            log.info("recovered {} turns of {} from {} records ({}..{}) in {} ms", turns.size(), stream, records,
-                    start, end, (System.nanoTime() - began) / 1_000_000);
-            return new Result(turns, end);
+        long began = System.nanoTime();
+        Map<String, TurnProgress> turns = new HashMap<>();
+        List<TurnMark> marks = new ArrayList<>();
+        if (scanFrom == null) {
+            return new Result(turns, end(kafka, stream), marks);
         }
-    }
-
-    private static void apply(Map<String, TurnProgress> turns, ConsumerRecord<String, byte[]> record) {
-        StreamEvent event;
-        try {
-            event = Json.read(record.value(), StreamEvent.class);
-        } catch (RuntimeException e) {
-            log.error("unreadable stream event at {}-{}@{}", record.topic(), record.partition(), record.offset(), e);
-            return;
-        }
-        TurnProgress turn = turns.get(event.turnId());
-        if (turn == null) {
+        long[] end = new long[1];
+        List<Landed> found = read(kafka, stream, scanFrom, end);
+        for (Landed landed : found) {
+            StreamEvent event = landed.event();
             // A turn first seen mid-way started before scan_from: it cannot be unfinished (the owner
             // keeps scan_from at or before every unfinished turn's start); only its end matters.
-            turn = new TurnProgress(event.sessionId(), event instanceof TurnStarted ? record.offset() : -1);
-            turns.put(event.turnId(), turn);
+            turns.computeIfAbsent(event.turnId(), id -> TurnProgress.first(event, landed.offset())).add(event);
+            TurnMark mark = TurnMark.of(event, landed.offset());
+            if (mark != null) {
+                marks.add(mark);
+            }
         }
-        turn.lastIndex = Math.max(turn.lastIndex, event.index());
-        turn.attempt = Math.max(turn.attempt, event.attempt());
-        if (event instanceof TurnResumed resumed && resumed.restart()) {
-            turn.tokens = 0;
-            turn.text.setLength(0); // the answer started over
-        }
-        if (event instanceof TokenChunk chunk) {
-            turn.tokens++;
-            turn.text.append(chunk.text());
-        }
-        if (event.terminal()) {
-            turn.finished = true;
+        log.info("recovered {} turns of {} from {} events ({}..{}) in {} ms", turns.size(), stream, found.size(),
+                scanFrom, end[0], (System.nanoTime() - began) / 1_000_000);
+        return new Result(turns, end[0], marks);
+    }
+
+    /** The events of {@code stream} from {@code from} to its end now, in order. */
+    public static List<Landed> landedFrom(KafkaSettings kafka, TopicPartition stream, long from) {
+        return read(kafka, stream, from, new long[1]);
+    }
+
+    private static List<Landed> read(KafkaSettings kafka, TopicPartition stream, long from, long[] endOut) {
+        try (Consumer<String, byte[]> consumer = consumer(kafka)) {
+            consumer.assign(Set.of(stream));
+            long end = consumer.endOffsets(Set.of(stream)).get(stream);
+            endOut[0] = end;
+            long start = Math.max(from, consumer.beginningOffsets(Set.of(stream)).get(stream));
+            List<Landed> found = new ArrayList<>();
+            if (start >= end) {
+                return found;
+            }
+            consumer.seek(stream, start);
+            while (consumer.position(stream) < end) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200)).records(stream)) {
+                    if (record.offset() >= end) {
+                        break;
+                    }
+                    try {
+                        found.add(new Landed(record.offset(), Json.read(record.value(), StreamEvent.class)));
+                    } catch (RuntimeException e) {
+                        log.error("unreadable stream event at {}-{}@{}", record.topic(), record.partition(), record.offset(), e);
+                    }
+                }
+            }
+            return found;
         }
     }
 
+    private static long end(KafkaSettings kafka, TopicPartition stream) {
+        try (Consumer<String, byte[]> consumer = consumer(kafka)) {
+            return consumer.endOffsets(Set.of(stream)).get(stream);
+        }
+    }
+
+    private static Consumer<String, byte[]> consumer(KafkaSettings kafka) {
+        return new KafkaConsumer<>(kafka.consumer(
+                Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 2000),
+                Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, KafkaSettings.STREAM_ISOLATION,
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
+                new StringDeserializer(), new ByteArrayDeserializer());
+    }
 }

@@ -9,7 +9,7 @@ import io.tokenpipe.common.event.TurnFailed;
 import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
-import io.tokenpipe.worker.kafka.WriterClosedException;
+import io.tokenpipe.common.log.OutputClosedException;
 import io.tokenpipe.worker.model.ChatModel;
 import io.tokenpipe.worker.model.ChatRequest;
 import io.tokenpipe.worker.model.ModelException;
@@ -103,7 +103,7 @@ public final class TurnRunner {
                 }
                 turn.fail(e.code(), e.getMessage());
                 return;
-            } catch (WriterClosedException e) {
+            } catch (OutputClosedException e) {
                 throw e; // handed over or fenced: the turn is no longer ours to end
             } catch (RuntimeException e) {
                 log.error("model {} failed on turn {}", prompt.model(), prompt.turnId(), e);
@@ -125,7 +125,6 @@ public final class TurnRunner {
     private final class Turn {
         private final TurnJob job;
         private final PromptSubmitted prompt;
-        private final long promptOffset;
         private final StringBuilder text = new StringBuilder();
         private int attempt;
         private int index;
@@ -135,7 +134,6 @@ public final class TurnRunner {
         Turn(TurnJob job) {
             this.job = job;
             this.prompt = job.prompt();
-            this.promptOffset = job.promptRef().offset();
             if (job.resume() == null) {
                 this.attempt = 0;
                 this.index = -1;
@@ -179,17 +177,17 @@ public final class TurnRunner {
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {
-            job.writer().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
-                    attempt, clock.instant(), finishReason, usage), promptOffset);
+            job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
+                    attempt, clock.instant(), finishReason, usage));
         }
 
         void fail(String code, String message) throws InterruptedException {
-            job.writer().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
-                    attempt, clock.instant(), new ErrorInfo(code, message)), promptOffset);
+            job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
+                    attempt, clock.instant(), new ErrorInfo(code, message)));
         }
 
         private void write(StreamEvent event) throws InterruptedException {
-            job.writer().write(event, promptOffset);
+            job.output().write(event);
         }
     }
 }

@@ -7,7 +7,7 @@ import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.event.ChatMessage;
 import io.tokenpipe.common.event.GenerationParams;
 import io.tokenpipe.common.event.Usage;
-import io.tokenpipe.worker.kafka.WriterClosedException;
+import io.tokenpipe.common.log.OutputClosedException;
 import io.tokenpipe.worker.model.ChatRequest;
 import io.tokenpipe.worker.model.ModelException;
 import io.tokenpipe.worker.model.ModelResult;
@@ -527,8 +527,8 @@ class OpenAiChatModelTest {
     @Test
     void theSinksOwnExceptionsPassThroughUntouchedAndTheUpstreamIsAbandoned() throws Exception {
         fake.then(FakeUpstream.stallAfter("a", "b"));
-        WriterClosedException closed = new WriterClosedException("partition handed over");
-        WriterClosedException thrown = assertThrows(WriterClosedException.class,
+        OutputClosedException closed = new OutputClosedException("partition handed over");
+        OutputClosedException thrown = assertThrows(OutputClosedException.class,
                 () -> backend().generate(request(), text -> {
                     throw closed;
                 }));

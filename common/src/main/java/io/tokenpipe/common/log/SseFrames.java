@@ -1,41 +1,37 @@
-package io.tokenpipe.delivery;
-
-import io.tokenpipe.common.event.EventHeaders;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
+package io.tokenpipe.common.log;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Server-Sent Events framing. An event's {@code id} is its Kafka offset and its {@code data} the
- * record's JSON as stored: a frame is the record's bytes between a short header and a blank line,
- * built without parsing, decoding or re-encoding the event.
+ * Server-Sent Events framing. An event's {@code id} is its offset and its {@code data} the event's
+ * JSON as stored: a frame is those bytes between a short header and a blank line, built without
+ * parsing, decoding or re-encoding the event.
  */
-final class SseFrames {
+public final class SseFrames {
 
-    static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
+    public static final byte[] HEARTBEAT = ": heartbeat\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private SseFrames() {
     }
 
-    static byte[] retry(long millis) {
+    public static byte[] retry(long millis) {
         return ("retry: " + millis + "\n\n").getBytes(StandardCharsets.US_ASCII);
     }
 
-    static byte[] event(ConsumerRecord<String, byte[]> record) {
-        String type = EventHeaders.type(record.headers());
-        // Event names come from our own headers, but a CR or LF in one would forge extra fields.
+    /** @param type the event name; {@code null} frames a plain {@code message} */
+    public static byte[] event(long offset, String type, byte[] json) {
+        // Event names come from our own records, but a CR or LF in one would forge extra fields.
         String name = type == null ? "message" : type.replace("\r", "").replace("\n", "");
-        byte[] head = ("id: " + record.offset() + "\nevent: " + name + "\ndata: ").getBytes(StandardCharsets.UTF_8);
-        byte[] value = record.value();
-        if (hasLineBreak(value)) {
-            return multiLine(head, value);
+        byte[] head = ("id: " + offset + "\nevent: " + name + "\ndata: ").getBytes(StandardCharsets.UTF_8);
+        if (hasLineBreak(json)) {
+            return multiLine(head, json);
         }
-        byte[] frame = new byte[head.length + value.length + END.length];
+        byte[] frame = new byte[head.length + json.length + END.length];
         System.arraycopy(head, 0, frame, 0, head.length);
-        System.arraycopy(value, 0, frame, head.length, value.length);
-        System.arraycopy(END, 0, frame, head.length + value.length, END.length);
+        System.arraycopy(json, 0, frame, head.length, json.length);
+        System.arraycopy(END, 0, frame, head.length + json.length, END.length);
         return frame;
     }
 

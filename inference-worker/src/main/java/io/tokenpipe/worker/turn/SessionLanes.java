@@ -1,10 +1,6 @@
-package io.tokenpipe.worker.kafka;
+package io.tokenpipe.worker.turn;
 
-import io.tokenpipe.worker.turn.Cancellations;
-import io.tokenpipe.worker.turn.TurnHandle;
-import io.tokenpipe.worker.turn.TurnJob;
-import io.tokenpipe.worker.turn.TurnRunner;
-import org.apache.kafka.common.TopicPartition;
+import io.tokenpipe.common.log.OutputClosedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,19 +13,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One lane per session with turns in flight: a session's turns run one after another, in the order
- * their prompts were submitted, on one virtual thread; different sessions run side by side.
+ * their prompts were submitted, on one virtual thread; different sessions run side by side. Lanes
+ * are grouped by partition, so that a partition handed over stops exactly its own.
  */
-final class SessionLanes {
+public final class SessionLanes {
 
     private static final Logger log = LoggerFactory.getLogger(SessionLanes.class);
 
     private final class Lane {
-        final TopicPartition partition;
+        final int partition;
         final ArrayDeque<TurnJob> queue = new ArrayDeque<>();
         Thread thread;
         boolean stopped;
 
-        Lane(TopicPartition partition) {
+        Lane(int partition) {
             this.partition = partition;
         }
     }
@@ -40,13 +37,13 @@ final class SessionLanes {
     private final Map<String, Lane> lanes = new HashMap<>();
 
     /** @param inflight counts turns accepted and not yet over; decremented here as they end */
-    SessionLanes(TurnRunner runner, Cancellations cancellations, AtomicInteger inflight) {
+    public SessionLanes(TurnRunner runner, Cancellations cancellations, AtomicInteger inflight) {
         this.runner = runner;
         this.cancellations = cancellations;
         this.inflight = inflight;
     }
 
-    synchronized void submit(String sessionId, TopicPartition partition, TurnJob job) {
+    public synchronized void submit(String sessionId, int partition, TurnJob job) {
         inflight.incrementAndGet();
         Lane lane = lanes.computeIfAbsent(sessionId, id -> new Lane(partition));
         lane.queue.add(job);
@@ -56,10 +53,10 @@ final class SessionLanes {
     }
 
     /** Stops the lanes of a partition being handed over; returns their threads so the caller can wait. */
-    synchronized List<Thread> stop(TopicPartition partition) {
+    public synchronized List<Thread> stop(int partition) {
         List<Thread> threads = new ArrayList<>();
         lanes.values().removeIf(lane -> {
-            if (!lane.partition.equals(partition)) {
+            if (lane.partition != partition) {
                 return false;
             }
             lane.stopped = true;
@@ -74,7 +71,7 @@ final class SessionLanes {
         return threads;
     }
 
-    synchronized List<Thread> stopAll() {
+    public synchronized List<Thread> stopAll() {
         List<Thread> threads = new ArrayList<>();
         for (Lane lane : List.copyOf(lanes.values())) {
             threads.addAll(stop(lane.partition));
@@ -97,7 +94,7 @@ final class SessionLanes {
             TurnHandle handle = cancellations.begin(job.prompt().turnId());
             try {
                 runner.run(job, handle);
-            } catch (InterruptedException | WriterClosedException e) {
+            } catch (InterruptedException | OutputClosedException e) {
                 log.info("turn {} of session {} handed over unfinished", job.prompt().turnId(), sessionId);
                 return;
             } catch (RuntimeException e) {

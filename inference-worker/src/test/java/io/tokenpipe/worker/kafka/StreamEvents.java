@@ -2,6 +2,7 @@ package io.tokenpipe.worker.kafka;
 
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.testing.SharedKafka;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -16,15 +17,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** The events of partition 0 of a stream topic as a read_committed reader sees them, as every client does. */
-final class CommittedEvents {
+/** The events of partition 0 of a stream topic, read as every client reads them. */
+final class StreamEvents {
 
-    private CommittedEvents() {
+    private StreamEvents() {
     }
 
     static List<StreamEvent> read(Topics topics) {
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(SharedKafka.settings().consumer(Map.of(),
-                Map.of("isolation.level", "read_committed")), new StringDeserializer(), new ByteArrayDeserializer())) {
+                Map.of("isolation.level", KafkaSettings.STREAM_ISOLATION)), new StringDeserializer(), new ByteArrayDeserializer())) {
             TopicPartition stream = new TopicPartition(topics.stream(), 0);
             consumer.assign(Set.of(stream));
             consumer.seekToBeginning(Set.of(stream));

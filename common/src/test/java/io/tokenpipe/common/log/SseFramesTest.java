@@ -1,14 +1,11 @@
-package io.tokenpipe.delivery;
+package io.tokenpipe.common.log;
 
-import io.tokenpipe.common.event.EventHeaders;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.record.TimestampType;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 class SseFramesTest {
 
@@ -27,9 +24,18 @@ class SseFramesTest {
         assertEquals("id: 7\nevent: tokenid: 99\ndata: {}\n\n", frame(7, "token\nid: 99", "{}"));
     }
 
+    @Test
+    void anEventWithoutATypeIsAPlainMessage() {
+        assertEquals("id: 3\nevent: message\ndata: {}\n\n", frame(3, null, "{}"));
+    }
+
+    @Test
+    void aLogEventIsFramedOnceForEveryStreamThatSendsIt() {
+        LogEvent event = new LogEvent(0, 5, "s", "token", "{}".getBytes(StandardCharsets.UTF_8));
+        assertSame(event.sseFrame(), event.sseFrame());
+    }
+
     private static String frame(long offset, String type, String json) {
-        ConsumerRecord<String, byte[]> record = new ConsumerRecord<>("t", 0, offset, 0L, TimestampType.CREATE_TIME, 0, 0,
-                "s", json.getBytes(StandardCharsets.UTF_8), EventHeaders.withType(type), Optional.empty());
-        return new String(SseFrames.event(record), StandardCharsets.UTF_8);
+        return new String(SseFrames.event(offset, type, json.getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
     }
 }

@@ -1,0 +1,62 @@
+package io.tokenpipe.common.log;
+
+/**
+ * One stream event as the log holds it: the session's partition, the event's offset there (its
+ * durable id, the SSE {@code id}), its type and its JSON exactly as stored. Its Server-Sent Events
+ * frame is built on first use and then shared by every stream that sends the event, so a node
+ * frames each event once however many clients follow the session.
+ */
+public final class LogEvent {
+
+    private final int partition;
+    private final long offset;
+    private final String sessionId;
+    private final String type;
+    private final byte[] json;
+    private volatile byte[] sseFrame; // two racing first uses build the same bytes: harmless
+
+    /** @param type the event's type, or {@code null} when the record carried none */
+    public LogEvent(int partition, long offset, String sessionId, String type, byte[] json) {
+        this.partition = partition;
+        this.offset = offset;
+        this.sessionId = sessionId;
+        this.type = type;
+        this.json = json;
+    }
+
+    public int partition() {
+        return partition;
+    }
+
+    public long offset() {
+        return offset;
+    }
+
+    public String sessionId() {
+        return sessionId;
+    }
+
+    public String type() {
+        return type;
+    }
+
+    /** The event's JSON as stored; not to be modified. */
+    public byte[] json() {
+        return json;
+    }
+
+    /** {@code id: <offset>}, {@code event: <type>}, {@code data: <json>}. */
+    public byte[] sseFrame() {
+        byte[] frame = sseFrame;
+        if (frame == null) {
+            frame = SseFrames.event(offset, type, json);
+            sseFrame = frame;
+        }
+        return frame;
+    }
+
+    @Override
+    public String toString() {
+        return "LogEvent[" + partition + "@" + offset + " " + sessionId + " " + type + "]";
+    }
+}

@@ -1,0 +1,91 @@
+package io.tokenpipe.delivery;
+
+import io.tokenpipe.common.event.EventHeaders;
+import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.Partitioning;
+import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.log.SessionLog;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The stream topic as a {@link SessionLog}: live events and recent ones from the node's single
+ * {@link StreamTail} and its rings, the past from the shared {@link HistoryReader}s.
+ */
+final class KafkaSessionLog implements SessionLog, AutoCloseable {
+
+    private final int partitions;
+    private final Subscriptions subscriptions = new Subscriptions();
+    private final StreamTail tail;
+    private final HistoryReader history;
+
+    /**
+     * @param partitions the stream topic's partition count (sessions are placed by hash over it)
+     * @param onTailFailure run if the live tail stops on an error (see {@link StreamTail})
+     */
+    KafkaSessionLog(KafkaSettings kafka, String topic, int partitions, DeliverySettings settings, Runnable onTailFailure) {
+        this.partitions = partitions;
+        this.history = new HistoryReader(kafka, topic, settings.historyReaders());
+        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), onTailFailure);
+    }
+
+    KafkaSessionLog start() {
+        tail.start();
+        return this;
+    }
+
+    boolean healthy() {
+        return tail.healthy();
+    }
+
+    /** A stream record as a log event: the session id is the key, the type travels as a header. */
+    static LogEvent event(ConsumerRecord<String, byte[]> record) {
+        return new LogEvent(record.partition(), record.offset(), record.key(), EventHeaders.type(record.headers()),
+                record.value());
+    }
+
+    @Override
+    public int partitionOf(String sessionId) {
+        return Partitioning.partitionOf(sessionId, partitions);
+    }
+
+    @Override
+    public Batch read(int partition, String sessionId, long from, long to, int max) throws InterruptedException {
+        return history.read(partition, sessionId, from, to, max);
+    }
+
+    @Override
+    public long end(int partition) throws InterruptedException {
+        return history.end(partition);
+    }
+
+    @Override
+    public long start(int partition) throws InterruptedException {
+        return history.start(partition);
+    }
+
+    @Override
+    public List<LogEvent> recent(int partition, String sessionId, long from) {
+        RecentEvents ring = tail.recent(partition);
+        return ring == null ? null : ring.since(from, sessionId);
+    }
+
+    @Override
+    public boolean holdsRecent(int partition, long offset) {
+        RecentEvents ring = tail.recent(partition);
+        return ring != null && ring.covers(offset);
+    }
+
+    @Override
+    public Subscription subscribe(String sessionId, Consumer<LogEvent> listener) {
+        return subscriptions.add(sessionId, listener);
+    }
+
+    @Override
+    public void close() {
+        tail.close();
+        history.close();
+    }
+}

@@ -1,0 +1,132 @@
+package io.tokenpipe.delivery;
+
+import io.javalin.http.Context;
+import io.tokenpipe.common.http.ApiException;
+import io.tokenpipe.common.http.PathIds;
+import io.tokenpipe.common.log.SessionLog;
+import jakarta.servlet.http.HttpServletResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+
+/**
+ * {@code GET /v1/sessions/{sessionId}/events}: a session's events as Server-Sent Events, live,
+ * resumed after a {@code Last-Event-ID}, or replayed. Works over any {@link SessionLog}: the
+ * product's is Kafka's; the benchmark's control runs this same endpoint over an in-memory log.
+ */
+public final class SseEndpoint {
+
+    private static final Logger log = LoggerFactory.getLogger(SseEndpoint.class);
+    private static final Pattern EVENT_ID = Pattern.compile("\\d{1,18}");
+
+    /** Where a session's stream reads from; throws an {@link ApiException} (404, 503) when it cannot be served. */
+    @FunctionalInterface
+    public interface Planner {
+        ReplayPlan plan(String sessionId, Long lastEventId);
+    }
+
+    private final SessionLog sessionLog;
+    private final Planner planner;
+    private final DeliverySettings settings;
+    private final AtomicInteger open = new AtomicInteger();
+    private final Set<SseStream> streams = ConcurrentHashMap.newKeySet();
+
+    public SseEndpoint(SessionLog sessionLog, Planner planner, DeliverySettings settings) {
+        this.sessionLog = sessionLog;
+        this.planner = planner;
+        this.settings = settings;
+    }
+
+    /** Handles the request; the response stays open while the stream follows the session. */
+    public void handle(Context ctx) throws InterruptedException {
+        String sessionId = PathIds.sessionId(ctx);
+        Long lastEventId = lastEventId(ctx);
+        boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
+        ReplayPlan plan = planner.plan(sessionId, lastEventId);
+        if (lastEventId != null) {
+            checkResumable(plan.partition(), lastEventId);
+        }
+        if (open.incrementAndGet() > settings.maxStreams()) {
+            open.decrementAndGet();
+            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
+        }
+
+        HttpServletResponse response = ctx.res();
+        response.setStatus(200);
+        response.setContentType("text/event-stream");
+        response.setCharacterEncoding("UTF-8");
+        // Proxies must neither cache nor buffer an event stream (nginx honours X-Accel-Buffering).
+        response.setHeader("Cache-Control", "no-cache, no-transform");
+        response.setHeader("X-Accel-Buffering", "no");
+        SseStream stream = null;
+        try {
+            stream = new SseStream(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
+                    response.getOutputStream(), sessionLog, settings);
+            streams.add(stream); // before the first byte, so endStreams() never misses a stream
+            response.flushBuffer();
+            SseStream started = stream;
+            CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
+                open.decrementAndGet();
+                streams.remove(started);
+            });
+            ctx.future(() -> done);
+        } catch (IOException e) {
+            open.decrementAndGet();
+            if (stream != null) {
+                streams.remove(stream);
+            }
+            log.debug("client of {} left before its stream began", sessionId);
+        }
+    }
+
+    /** Streams open now. */
+    public int openStreams() {
+        return open.get();
+    }
+
+    /**
+     * Ends every open stream; clients reconnect with their Last-Event-ID and continue where they were
+     * (on this node or, behind a load balancer, another).
+     */
+    public void endStreams() {
+        streams.forEach(SseStream::end);
+    }
+
+    /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
+    private void checkResumable(int partition, long lastEventId) throws InterruptedException {
+        if (sessionLog.holdsRecent(partition, lastEventId + 1)) {
+            return; // within the log's memory: recent, and certainly retained
+        }
+        long end = sessionLog.end(partition);
+        if (lastEventId >= end) {
+            throw ApiException.badRequest("invalid_last_event_id", "Last-Event-ID " + lastEventId
+                    + " is beyond the end of this session's stream; it did not come from this stream");
+        }
+        long start = sessionLog.start(partition);
+        if (lastEventId + 1 < start) {
+            throw new ApiException(410, "history_expired", "events after " + lastEventId
+                    + " are no longer retained (the log starts at " + start + "); reload the session without Last-Event-ID");
+        }
+    }
+
+    /** The standard header, or the {@code last_event_id} query parameter for clients that cannot set headers. */
+    static Long lastEventId(Context ctx) {
+        String header = ctx.header("Last-Event-ID");
+        String value = header != null && !header.isBlank() ? header.trim() : ctx.queryParam("last_event_id");
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        if (!EVENT_ID.matcher(value.trim()).matches()) {
+            throw ApiException.badRequest("invalid_last_event_id",
+                    "Last-Event-ID must be the id of an event of this stream (a non-negative integer), got '"
+                            + (value.length() > 40 ? value.substring(0, 40) + "…" : value) + "'");
+        }
+        return Long.parseLong(value.trim());
+    }
+}
