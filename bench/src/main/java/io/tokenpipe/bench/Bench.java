@@ -177,6 +177,7 @@ public final class Bench {
                     mr.warmupRounds = round;
                     Thread.sleep(1_000);
                 }
+                mr.settle = settle(o, server, label);
 
                 Sampler sampler = new Sampler(server.pid(), server.base()).start();
                 mr.samplerStartMillis = System.currentTimeMillis();
@@ -186,6 +187,7 @@ public final class Bench {
                             "filename=" + jfrFile).trim().replace('\n', ' '));
                 }
                 double cpuBefore = sampler.serverCpuSeconds();
+                ServerStages stagesBefore = ServerStages.read(api.http(), server.base());
                 LoadRun.Workload w = new LoadRun.Workload(label, o.sessions, o.tokens, o.rate, o.ttftMs, o.rampSeconds(),
                         o.droppedSessions(), o.dropPauseMs, o.holdSeconds, o.timeoutSeconds(), o.seed);
                 progress(o, String.format("%s: %d sessions over %.0f s, %d tokens at %s tokens/s each",
@@ -200,6 +202,10 @@ public final class Bench {
                 ServerProcess s = server;
                 LoadRun.Result result = run.run(() -> {
                     mr.serverCpuSecondsLoad = sampler.serverCpuSeconds() - cpuBefore;
+                    ServerStages stagesAfter = ServerStages.read(api.http(), s.base());
+                    if (stagesAfter != null) {
+                        mr.stages = stagesAfter.since(stagesBefore);
+                    }
                     try {
                         if (o.jfr) {
                             s.jcmd("JFR.stop", "name=bench");
@@ -286,6 +292,29 @@ public final class Bench {
             }
         }
         return mr;
+    }
+
+    /**
+     * Waits until the server is quiet before measuring: the warm-up leaves the JIT compiling (a broker,
+     * Kafka Streams and Jetty in one JVM are a lot of code) and the broker and GC finishing its work,
+     * which would otherwise share the measured phase's CPU. Returns {seconds waited, server cores in
+     * the last 2-second window}.
+     */
+    private static double[] settle(BenchOptions o, ServerProcess server, String label) throws InterruptedException {
+        Sampler probe = new Sampler(server.pid(), server.base());
+        long began = System.nanoTime();
+        double cores = -1;
+        while (System.nanoTime() - began < (long) (o.settleMaxSeconds * 1e9)) {
+            double before = probe.serverCpuSeconds();
+            Thread.sleep(2_000);
+            cores = (probe.serverCpuSeconds() - before) / 2.0;
+            if (before < 0 || cores <= o.settleCores) {
+                break;
+            }
+        }
+        double waited = (System.nanoTime() - began) / 1e9;
+        progress(o, String.format("%s: server settled at %.2f cores after %.0f s", label, cores, waited));
+        return new double[]{waited, cores};
     }
 
     private static void jcmdQuietly(BenchOptions o, ServerProcess server, boolean enabled, String... args) {

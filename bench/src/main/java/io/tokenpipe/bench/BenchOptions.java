@@ -36,6 +36,8 @@ public final class BenchOptions {
     public double holdSeconds = 5;
     public int warmupSessions = 100;
     public double warmupSeconds = 60;
+    public double settleCores = 0.15;
+    public double settleMaxSeconds = 120;
     public int replayEvents = 10_000;
     public int replayRuns = 5;
     public int verifySample = 50;
@@ -136,6 +138,8 @@ public final class BenchOptions {
                 case "--hold-seconds" -> holdSeconds = Double.parseDouble(value);
                 case "--warmup-sessions" -> warmupSessions = Integer.parseInt(value);
                 case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(value);
+                case "--settle-cores" -> settleCores = Double.parseDouble(value);
+                case "--settle-max-seconds" -> settleMaxSeconds = Double.parseDouble(value);
                 case "--replay-events" -> replayEvents = Integer.parseInt(value);
                 case "--replay-runs" -> replayRuns = Integer.parseInt(value);
                 case "--verify-sample" -> verifySample = Integer.parseInt(value);
@@ -195,6 +199,8 @@ public final class BenchOptions {
         m.put("hold_seconds", holdSeconds);
         m.put("warmup_sessions", warmupSessions);
         m.put("warmup_seconds", warmupSeconds);
+        m.put("settle_cores", settleCores);
+        m.put("settle_max_seconds", settleMaxSeconds);
         m.put("replay_events", replayEvents);
         m.put("replay_runs", replayRuns);
         m.put("verify_sample", verifySample);
@@ -231,6 +237,8 @@ public final class BenchOptions {
                   --warmup-seconds S    repeat warm-up rounds for at least S seconds (default 60): the server's JIT
                                         compiles for about a minute and a half under load, and a measurement
                                         taken meanwhile counts the compiler's CPU against the pipeline
+                  --settle-cores C      after the warm-up, wait until the server uses at most C cores over 2 s
+                                        (default 0.15) before measuring, at most --settle-max-seconds (120)
                   --replay-events N     size of the replayed session, in events (default 10000; 0 = skip)
                   --replay-runs N       timed replays of it (default 5)
                   --verify-sample N     undropped sessions also compared with a ?follow=false replay (default 50)
@@ -250,8 +258,8 @@ public final class BenchOptions {
                   --out DIR             report directory (default bench-results/<yyyyMMdd-HHmmss>-<N>sessions)
                   --jfr                 record the server with JFR (settings=profile) during the load phase and
                                         summarise the hottest frames, threads and allocations in the report
-                  --kafka-probe         diagnostic: a read_committed consumer in the benchmark splits each chunk's
-                                        latency into stages (writer queue, commit + fetch, delivery); it adds load
+                  --kafka-probe         diagnostic: a consumer in the benchmark splits each chunk's latency into
+                                        stages (writer queue, produce + fetch, delivery); it adds load
                                         to the broker, so leave it off for headline numbers
                   --no-live-heap        skip the forced GC (jcmd GC.run) that measures the live heap while all
                                         streams are held

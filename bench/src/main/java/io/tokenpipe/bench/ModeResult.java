@@ -22,6 +22,7 @@ final class ModeResult {
     String jfrFile;
     String jfrMarkdown;
     Map<String, Object> probeJson;
+    ServerStages stages;
     String probeMarkdown;
     String anomaliesFile;
     String heapHistogramFile;
@@ -33,6 +34,7 @@ final class ModeResult {
     String serverLog;
     boolean warmupOk = true;
     int warmupRounds;
+    double[] settle; // seconds waited after the warm-up, server cores when the measurement began
     String failure; // the mode could not run at all
 
     ModeResult(BenchOptions.Mode mode) {
@@ -205,6 +207,10 @@ final class ModeResult {
         m.put("correctness", r.correctness.json());
         m.put("warmup_ok", warmupOk);
         m.put("warmup_rounds", warmupRounds);
+        if (settle != null) {
+            m.put("settled_after_seconds", settle[0]);
+            m.put("server_cores_when_measuring_began", settle[1]);
+        }
         m.put("chunk_latency", percentiles(r.chunkLatency));
         m.put("ttft_raw", percentiles(r.ttftRaw));
         m.put("ttft_ours", percentiles(r.ttftOurs));
@@ -268,6 +274,9 @@ final class ModeResult {
             timeline.add(s.json(r.startMicros / 1000));
         }
         m.put("samples", timeline);
+        if (stages != null) {
+            m.put("server_stages", stages.json());
+        }
         if (probeJson != null) {
             m.put("kafka_probe_stages", probeJson);
         }

@@ -329,20 +329,24 @@ final class Report {
         md.append("""
                 ## What the direct mode omits
 
-                `direct` runs `io.tokenpipe.bench.DirectServer` as the child process: the same Javalin/Jetty server and
-                defaults, the same SyntheticModel, the same event records serialised the same way (`Json.bytes`), the same
-                SSE framing and the same per-stream writer design (a virtual thread and a bounded queue per client;
-                subscribe, replay, then live). It leaves out the Kafka hop and everything that rides on it: the embedded
-                broker and its log (nothing durable; a restart loses every session), the prompts topic and the worker's
-                consumer group (a turn starts on the POST's request), the transactional per-partition writer (no group
-                commit, no fencing, no exactly-once take-over), read_committed fetches and the single live tail, the
-                history-reader pool, the Kafka Streams session index (a lookup is a map get; no read-your-writes wait),
-                transcripts, cancellation and retention. Its SSE ids are a per-session sequence number, not Kafka offsets.
-                The difference between the two columns is therefore what durability, resumability across nodes and
+                `direct` runs `io.tokenpipe.bench.DirectServer` as the child process: the product's own turn and stream
+                code with the Kafka hop taken out. Turns run in the worker's `SessionLanes` and `TurnRunner` (the same
+                synthetic model, stop filter and max-tokens limit) and write to an in-memory log instead of a partition
+                writer; clients are served by delivery-sse's own `SseEndpoint` and `SseStream` (the same per-stream
+                threads, bounded queues, resume logic and SSE framing) reading that log instead of the stream topic. It
+                leaves out the embedded broker and its log (nothing durable; a restart loses every session), the prompts
+                topic and the workers' consumer group (a turn is handed to its lane on the POST's thread), the partition
+                writers (no fencing, no take-over), the live tail and history readers, the Kafka Streams session index (a
+                lookup is a map get; no read-your-writes wait), transcripts and cancellation. The difference between the
+                two columns is therefore what durability, resumability across nodes and
                 exactly-once delivery through Kafka cost on this machine.
 
                 """);
         for (ModeResult r : results) {
+            if (r.stages != null) {
+                md.append("## Where a chunk's time goes inside the server (").append(r.label()).append(" mode)\n\n")
+                        .append(r.stages.markdown()).append('\n');
+            }
             if (r.probeMarkdown != null) {
                 md.append("## Where a chunk's latency goes (").append(r.label()).append(" mode)\n\n").append(r.probeMarkdown).append('\n');
             }

@@ -42,8 +42,12 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
 
     /** A stream record as a log event: the session id is the key, the type travels as a header. */
     static LogEvent event(ConsumerRecord<String, byte[]> record) {
+        return event(record, 0);
+    }
+
+    static LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos) {
         return new LogEvent(record.partition(), record.offset(), record.key(), EventHeaders.type(record.headers()),
-                record.value());
+                record.value(), readAtNanos);
     }
 
     @Override

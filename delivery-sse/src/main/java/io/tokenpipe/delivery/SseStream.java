@@ -3,6 +3,8 @@ package io.tokenpipe.delivery;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.log.SessionLog;
 import io.tokenpipe.common.log.SseFrames;
+import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.StageTimes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +42,7 @@ final class SseStream {
     private final Duration heartbeat;
     private final long retryMillis;
     private final ArrayBlockingQueue<LogEvent> live;
+    private final LatencyHistogram tailToSocket = StageTimes.of(StageTimes.TAIL_TO_SOCKET);
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile boolean overflowed;
     private volatile Thread thread;
@@ -132,6 +135,8 @@ final class SseStream {
     }
 
     private void followLive() throws IOException, InterruptedException {
+        LogEvent[] batch = new LogEvent[LIVE_BATCH];
+        int sent = 0;
         while (true) {
             if (overflowed) {
                 overflowed = false;
@@ -147,11 +152,20 @@ final class SseStream {
                 out.flush();
                 continue;
             }
-            int sent = 0;
+            int taken = 0;
             do {
-                send(next);
-            } while (++sent < LIVE_BATCH && (next = live.poll()) != null);
+                if (send(next)) {
+                    batch[sent++] = next;
+                }
+            } while (++taken < LIVE_BATCH && (next = live.poll()) != null);
             out.flush();
+            long flushed = System.nanoTime();
+            for (int i = 0; i < sent; i++) {
+                if (batch[i].readAtNanos() != 0) {
+                    tailToSocket.recordNanos(flushed - batch[i].readAtNanos());
+                }
+            }
+            sent = 0;
         }
     }
 
@@ -185,10 +199,13 @@ final class SseStream {
         }
     }
 
-    private void send(LogEvent event) throws IOException {
+    /** Writes the event unless the client has it already; true if written. */
+    private boolean send(LogEvent event) throws IOException {
         if (event.offset() > lastSent) {
             out.write(event.sseFrame());
             lastSent = event.offset();
+            return true;
         }
+        return false;
     }
 }

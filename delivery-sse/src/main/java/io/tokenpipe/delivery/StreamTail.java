@@ -2,9 +2,12 @@ package io.tokenpipe.delivery;
 
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.log.LogEvent;
+import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.StageTimes;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
@@ -36,6 +39,7 @@ final class StreamTail implements AutoCloseable {
     private final Runnable onFailure;
     private final int recentCapacity;
     private final Map<Integer, RecentEvents> recent = new ConcurrentHashMap<>();
+    private final LatencyHistogram sendToTail = StageTimes.of(StageTimes.SEND_TO_TAIL);
     private List<TopicPartition> partitions = List.of();
     private volatile boolean running = true;
     private volatile boolean polling;
@@ -84,8 +88,12 @@ final class StreamTail implements AutoCloseable {
     private void run() {
         try {
             while (running) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    LogEvent event = KafkaSessionLog.event(record);
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
+                long readAt = System.nanoTime();
+                long now = System.currentTimeMillis();
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    sendToTail.recordMicros((now - record.timestamp()) * 1_000);
+                    LogEvent event = KafkaSessionLog.event(record, readAt);
                     // Into the ring first, then to the streams: a stream that reads the ring after
                     // subscribing gets every event either from the ring or live.
                     recent.get(record.partition()).append(event);

@@ -1,5 +1,6 @@
 package io.tokenpipe.worker;
 
+import io.tokenpipe.common.config.ConfigException;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 
@@ -55,6 +56,14 @@ public record WorkerSettings(
             COMMIT_INTERVAL_MS, LINGER_MS, WRITE_TIMEOUT_MS);
 
     public static WorkerSettings from(Env env) {
+        Duration commitInterval = env.millis(COMMIT_INTERVAL_MS);
+        Duration transactionTimeout = env.millis(TRANSACTION_TIMEOUT_MS);
+        if (commitInterval.multipliedBy(2).compareTo(transactionTimeout) > 0) {
+            // The coordinator aborts a transaction older than its timeout; a writer whose transactions
+            // always outlive it would spend its time recovering instead of writing.
+            throw new ConfigException(COMMIT_INTERVAL_MS.name() + " (" + commitInterval.toMillis()
+                    + " ms) must be at most half of " + TRANSACTION_TIMEOUT_MS.name() + " (" + transactionTimeout.toMillis() + " ms)");
+        }
         String workerId = env.string(WORKER_ID);
         if (workerId == null) {
             workerId = hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
@@ -25,7 +26,22 @@ public final class Json {
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE);
 
+    /**
+     * Stream events, bound to their base type once: the mapper's generic path looks up the serializer
+     * and the type id on every call, and every token takes this path.
+     */
+    private static final ObjectWriter EVENTS = MAPPER.writerFor(StreamEvent.class);
+
     private Json() {
+    }
+
+    /** A stream event as stored (its {@code type} first). */
+    public static byte[] event(StreamEvent event) {
+        try {
+            return EVENTS.writeValueAsBytes(event);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot serialise " + event.getClass().getSimpleName(), e);
+        }
     }
 
     public static byte[] bytes(Object value) {

@@ -1,6 +1,8 @@
 package io.tokenpipe.common.http;
 
 import io.javalin.config.RoutesConfig;
+import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.StageTimes;
 
 import java.io.IOException;
 import java.lang.management.GarbageCollectorMXBean;
@@ -24,6 +26,22 @@ public final class RuntimeMetrics {
 
     public static void register(RoutesConfig routes, Map<String, Supplier<Object>> gauges) {
         routes.get("/metrics", ctx -> ctx.json(snapshot(gauges)));
+        routes.get("/metrics/stages", ctx -> ctx.json(stages()));
+    }
+
+    /**
+     * {@code GET /metrics/stages}: per-stage latency histograms ({@link StageTimes}) as cumulative
+     * bucket counts, with each bucket's upper bound in microseconds.
+     */
+    static Map<String, Object> stages() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        long[] bounds = new long[LatencyHistogram.BUCKETS];
+        for (int i = 0; i < bounds.length; i++) {
+            bounds[i] = LatencyHistogram.upperBoundMicros(i);
+        }
+        out.put("bucket_upper_micros", bounds);
+        out.put("stages", StageTimes.snapshot());
+        return out;
     }
 
     public static Map<String, Object> snapshot(Map<String, Supplier<Object>> gauges) {

@@ -5,7 +5,7 @@ import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.kafka.Partitioning;
 
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -27,7 +27,7 @@ public final class InMemoryLog implements TurnOutput, SessionLog {
 
     private static final class Partition {
         final List<LogEvent> events = new ArrayList<>();
-        final Map<String, List<LogEvent>> bySession = new ConcurrentHashMap<>();
+        final Map<String, List<LogEvent>> bySession = new HashMap<>();
     }
 
     public InMemoryLog(int partitions) {
@@ -39,15 +39,15 @@ public final class InMemoryLog implements TurnOutput, SessionLog {
 
     /** Appends an event of any session at its partition's next offset and hands it to live subscribers. */
     public LogEvent append(StreamEvent event) {
-        byte[] json = Json.bytes(event);
+        byte[] json = Json.event(event);
         int p = partitionOf(event.sessionId());
         Partition partition = partitions[p];
         // Under the partition's lock, so that subscribers see each session's events in offset order.
         synchronized (partition) {
-            LogEvent stored = new LogEvent(p, partition.events.size(), event.sessionId(), event.type(), json);
+            LogEvent stored = new LogEvent(p, partition.events.size(), event.sessionId(), event.type(), json,
+                    System.nanoTime());
             partition.events.add(stored);
-            partition.bySession.computeIfAbsent(event.sessionId(), id -> Collections.synchronizedList(new ArrayList<>()))
-                    .add(stored);
+            partition.bySession.computeIfAbsent(event.sessionId(), id -> new ArrayList<>()).add(stored);
             List<Consumer<LogEvent>> listeners = subscribers.get(event.sessionId());
             if (listeners != null) {
                 listeners.forEach(listener -> listener.accept(stored));

@@ -13,10 +13,17 @@ public final class LogEvent {
     private final String sessionId;
     private final String type;
     private final byte[] json;
+    private final long readAtNanos;
     private volatile byte[] sseFrame; // two racing first uses build the same bytes: harmless
 
     /** @param type the event's type, or {@code null} when the record carried none */
     public LogEvent(int partition, long offset, String sessionId, String type, byte[] json) {
+        this(partition, offset, sessionId, type, json, 0);
+    }
+
+    /** @param readAtNanos when a live reader read it ({@link System#nanoTime()}), for stage timing; 0 if not read live */
+    public LogEvent(int partition, long offset, String sessionId, String type, byte[] json, long readAtNanos) {
+        this.readAtNanos = readAtNanos;
         this.partition = partition;
         this.offset = offset;
         this.sessionId = sessionId;
@@ -43,6 +50,11 @@ public final class LogEvent {
     /** The event's JSON as stored; not to be modified. */
     public byte[] json() {
         return json;
+    }
+
+    /** When the live reader read it ({@link System#nanoTime()}); 0 for an event read from history. */
+    public long readAtNanos() {
+        return readAtNanos;
     }
 
     /** {@code id: <offset>}, {@code event: <type>}, {@code data: <json>}. */

@@ -6,6 +6,8 @@ import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TurnMark;
 import io.tokenpipe.common.log.OutputClosedException;
 import io.tokenpipe.common.log.TurnOutput;
+import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.StageTimes;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
@@ -77,8 +79,8 @@ public final class PartitionWriter {
     private sealed interface Request permits Write, Accepted, Skip, Inflight {
     }
 
-    private record Write(StreamEvent event, byte[] json, long promptOffset, boolean done, CompletableFuture<Void> durable)
-            implements Request {
+    private record Write(StreamEvent event, byte[] json, long promptOffset, boolean done, CompletableFuture<Void> durable,
+                         long queuedAt) implements Request {
     }
 
     private record Accepted(long promptOffset) implements Request {
@@ -101,7 +103,8 @@ public final class PartitionWriter {
         Producer<String, byte[]> newProducer();
 
         /**
-         * Whether this worker still owns the partition, as the group coordinator sees it. Asked before
+         * Whether this worker still owns the partition, as the group coordinator sees it; throws when
+         * that cannot be told now (a rebalance in progress, the coordinator unreachable). Asked before
          * {@link #newProducer()}: a worker that lost the partition (a zombie whose write failed) must not
          * fence the producer of the worker that owns it now.
          */
@@ -182,6 +185,8 @@ public final class PartitionWriter {
     private final long writeTimeoutNanos;
     private final BlockingQueue<Request> requests = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
     private final Thread thread;
+    private final LatencyHistogram writerQueue = StageTimes.of(StageTimes.WRITER_QUEUE);
+    private final LatencyHistogram writeAck = StageTimes.of(StageTimes.WRITE_ACK);
     private volatile State state = State.OPEN;
     private volatile int producersReplaced; // written by the writer's thread only
 
@@ -258,13 +263,13 @@ public final class PartitionWriter {
 
     /** Queues an event of the turn answering the prompt at {@code promptOffset}. */
     public void write(StreamEvent event, long promptOffset) throws InterruptedException {
-        enqueue(new Write(event, Json.bytes(event), promptOffset, false, null));
+        enqueue(new Write(event, Json.event(event), promptOffset, false, null, System.nanoTime()));
     }
 
     /** Queues a turn's final event; the future completes when the broker has acknowledged it, and the prompt is done. */
     public CompletableFuture<Void> finish(StreamEvent terminal, long promptOffset) throws InterruptedException {
         CompletableFuture<Void> durable = new CompletableFuture<>();
-        enqueue(new Write(terminal, Json.bytes(terminal), promptOffset, true, durable));
+        enqueue(new Write(terminal, Json.event(terminal), promptOffset, true, durable, System.nanoTime()));
         return durable;
     }
 
@@ -348,10 +353,17 @@ public final class PartitionWriter {
         }
     }
 
-    /** The broker refuses this writer: another worker owns the partition now. */
+    /** This writer may not write any more: another worker owns the partition now. */
     private static final class Fenced extends Failure {
+        final boolean epochRefused; // the broker refused the producer's epoch (rather than our own finding)
+
         Fenced(String message, Throwable cause) {
+            this(message, cause, false);
+        }
+
+        Fenced(String message, Throwable cause, boolean epochRefused) {
             super(message, cause);
+            this.epochRefused = epochRefused;
         }
     }
 
@@ -365,7 +377,13 @@ public final class PartitionWriter {
                     if (step()) {
                         break; // handed over
                     }
-                } catch (WriteFailed e) {
+                } catch (Failure e) {
+                    // A refused epoch usually means another worker owns the partition now. But the
+                    // coordinator also aborts a transaction that outlived its timeout, which bumps the
+                    // epoch just the same: then this worker, still the owner, goes on with a new producer.
+                    if (e instanceof Fenced fenced && (!fenced.epochRefused || !owner())) {
+                        throw fenced;
+                    }
                     log.warn("a write on {} failed ({}); replacing the producer and writing again what did not land",
                             prompts, e.getMessage());
                     recover();
@@ -373,7 +391,7 @@ public final class PartitionWriter {
             }
         } catch (InterruptedException e) {
             // abandon(): stop where we are
-        } catch (Failure e) { // only Fenced gets here: a failed write is recovered from above
+        } catch (Fenced e) {
             state = State.FENCED;
             log.warn("fenced on {}: another worker owns it now ({})", prompts, e.getMessage());
         } catch (RuntimeException e) {
@@ -462,6 +480,9 @@ public final class PartitionWriter {
             sent.error = null;
             sent.generation = sentOn;
             sent.sentAt = System.nanoTime();
+            if (sent.write != null && sentOn == 0) {
+                writerQueue.recordNanos(sent.sentAt - sent.write.queuedAt());
+            }
             producer.send(sent.record, (metadata, error) -> {
                 if (sent.generation != sentOn) {
                     return; // the outcome of a replaced producer: the record was sent again since
@@ -487,6 +508,7 @@ public final class PartitionWriter {
                 throw classify("write", sent.error); // it stays waiting: recovery finds out whether it landed
             }
             events.poll();
+            writeAck.recordNanos(System.nanoTime() - sent.sentAt);
             applyLanded(sent.write, sent.metadata.offset());
             applied = true;
         }
@@ -619,19 +641,17 @@ public final class PartitionWriter {
      * they are applied as written, and only the rest is sent again.
      *
      * <p>Only the partition's owner may do this: a new producer would fence whoever holds the id now.
-     * A writer whose worker lost the partition waits here until the worker abandons it.
      */
     private void recover() throws InterruptedException, Fenced {
         long backoff = 100;
         producer.close(Duration.ZERO);
+        if (!owner()) {
+            throw new Fenced("the group coordinator has given the partition to another worker", null);
+        }
         while (true) {
             inTransaction = false;
             generation++;
             try {
-                if (!recovery.stillOwner()) {
-                    log.warn("{} is no longer this worker's as the group coordinator sees it; waiting to be released", prompts);
-                    throw new WriteFailed("not the owner", null);
-                }
                 producer = recovery.newProducer();
                 producersReplaced++;
                 List<StreamRecovery.Landed> landed = recovery.landedFrom(streamEnd);
@@ -677,6 +697,23 @@ public final class PartitionWriter {
         }
     }
 
+    /** Whether this worker still owns the partition; asks again while the answer cannot be had. */
+    private boolean owner() throws InterruptedException {
+        long backoff = 100;
+        while (true) {
+            try {
+                return recovery.stillOwner();
+            } catch (RuntimeException e) {
+                log.warn("cannot tell yet whether {} is still this worker's: {}", prompts, e.toString());
+                if (state == State.CLOSED) {
+                    throw new InterruptedException("abandoned");
+                }
+                Thread.sleep(backoff);
+                backoff = Math.min(backoff * 2, 5_000);
+            }
+        }
+    }
+
     private boolean offsetsChanged() {
         return !new OffsetAndMetadata(tracker.position(), scanMetadata()).equals(lastCommitted);
     }
@@ -710,7 +747,7 @@ public final class PartitionWriter {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException
                     || t instanceof AuthorizationException || t instanceof UnsupportedVersionException) {
-                return new Fenced(what + ": " + t, e);
+                return new Fenced(what + ": " + t, e, true);
             }
         }
         return new WriteFailed(what + ": " + e, e);

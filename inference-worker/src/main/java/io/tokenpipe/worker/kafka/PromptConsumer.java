@@ -27,6 +27,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -358,6 +359,9 @@ public final class PromptConsumer implements AutoCloseable {
         try {
             ConsumerGroupDescription group = admin.describeConsumerGroups(List.of(settings.groupId()))
                     .describedGroups().get(settings.groupId()).get(10, TimeUnit.SECONDS);
+            if (group.groupState() != GroupState.STABLE) {
+                throw new KafkaException("the group is " + group.groupState() + ": its assignment is not settled");
+            }
             return group.members().stream().anyMatch(m -> m.consumerId().equals(member)
                     && m.assignment().topicPartitions().contains(partition));
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {

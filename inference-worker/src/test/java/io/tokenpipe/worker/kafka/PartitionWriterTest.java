@@ -63,7 +63,9 @@ class PartitionWriterTest {
     @Test
     void aFencedProducerStopsTheWriterAndItsTurns() throws Exception {
         MockProducer<String, byte[]> producer = producer(true);
-        PartitionWriter writer = writer(producer, producer(true), from -> List.of(), WAIT).start();
+        PartitionWriter writer = new PartitionWriter(PROMPTS, "stream", "turns", producer,
+                PartitionWriter.Recovery.of(() -> producer(true), () -> false, from -> List.of()),
+                new ConsumerGroupMetadata("workers"), PartitionWriter.Start.empty(), Duration.ofHours(1), WAIT).start();
         writer.write(token(1), 0);
         await(() -> streamRecords(producer).size() == 1, "the first event was written");
 
@@ -92,20 +94,36 @@ class PartitionWriterTest {
 
     @Test
     void aWriterThatLostThePartitionNeverFencesTheOwnerWithANewProducer() throws Exception {
-        AtomicInteger asked = new AtomicInteger();
         AtomicInteger created = new AtomicInteger();
         PartitionWriter writer = new PartitionWriter(PROMPTS, "stream", "turns", producer(false),
                 PartitionWriter.Recovery.of(() -> {
                     created.incrementAndGet();
                     return producer(true);
-                }, () -> asked.incrementAndGet() < 0, from -> List.of()),
+                }, () -> false, from -> List.of()),
                 new ConsumerGroupMetadata("workers"), PartitionWriter.Start.empty(), Duration.ofHours(1),
                 Duration.ofMillis(100)).start();
 
         writer.write(token(1), 0); // never acknowledged: the writer wants a new producer
 
-        await(() -> asked.get() >= 2, "the writer asked, and asked again, whether it still owns the partition");
+        await(() -> !writer.open(), "the writer stopped");
         assertEquals(0, created.get(), "no producer that would fence the partition's owner");
+        writer.abandon();
+    }
+
+    @Test
+    void aRefusedEpochWhileStillTheOwnerIsATimedOutTransactionAndTheWriterGoesOn() throws Exception {
+        MockProducer<String, byte[]> timedOut = producer(true);
+        MockProducer<String, byte[]> replacement = producer(true);
+        PartitionWriter writer = writer(timedOut, replacement, from -> List.of(), WAIT).start();
+        writer.write(token(1), 0);
+        await(() -> streamRecords(timedOut).size() == 1, "the first event was written");
+
+        timedOut.fenceProducer(); // as the coordinator does to a transaction past its timeout
+        writer.write(token(2), 0);
+
+        await(() -> streamRecords(replacement).size() == 1, "the writer went on with a new producer");
+        assertEquals(List.of(2), indexes(streamRecords(replacement)));
+        assertTrue(writer.open());
         writer.abandon();
     }
 
