@@ -9,7 +9,7 @@
 set -euo pipefail
 
 readonly JAR=/app/tokenpipe.jar
-readonly DEFAULT_JAVA_OPTS="-XX:MaxRAMPercentage=75 -XX:+UseZGC --enable-native-access=ALL-UNNAMED"
+readonly DEFAULT_JAVA_OPTS="-XX:MaxRAMPercentage=75 -XX:+UseG1GC --enable-native-access=ALL-UNNAMED"
 
 usage() {
   cat >&2 <<'EOF'
@@ -22,7 +22,7 @@ services:
   delivery-sse       streams turn events over SSE and serves the web page (DELIVERY_HTTP_PORT, default 8082)
 
 Any other command is executed as is. JVM options: JAVA_OPTS
-(default: -XX:MaxRAMPercentage=75 -XX:+UseZGC --enable-native-access=ALL-UNNAMED).
+(default: -XX:MaxRAMPercentage=75 -XX:+UseG1GC --enable-native-access=ALL-UNNAMED).
 EOF
 }
 

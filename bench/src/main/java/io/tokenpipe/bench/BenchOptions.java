@@ -15,7 +15,7 @@ import java.util.Map;
  */
 public final class BenchOptions {
 
-    public static final String DEFAULT_SERVER_JVM_OPTS = "-Xmx1g -XX:+UseZGC --enable-native-access=ALL-UNNAMED";
+    public static final String DEFAULT_SERVER_JVM_OPTS = "-Xmx1g -XX:+UseG1GC --enable-native-access=ALL-UNNAMED";
 
     public enum Mode {
         KAFKA, DIRECT;

@@ -38,7 +38,7 @@ class BenchSmokeIT {
                 "--drop-share", "0.2", "--drop-pause-ms", "300",
                 "--ramp-seconds", "1", "--hold-seconds", "0", "--warmup-sessions", "0",
                 "--replay-events", "500", "--replay-runs", "1",
-                "--mode", "both", "--server-jvm-opts", "-Xmx512m -XX:+UseZGC --enable-native-access=ALL-UNNAMED",
+                "--mode", "both", "--server-jvm-opts", "-Xmx512m -XX:+UseG1GC --enable-native-access=ALL-UNNAMED",
                 "--standalone-jar", jar.toString(), "--no-live-heap",
                 "--out", out.toString());
         Bench.Outcome outcome = Bench.run(options);

@@ -26,11 +26,11 @@ public record WorkerSettings(
     public static final Setting HTTP_PORT = Setting.of("WORKER_HTTP_PORT", "8083",
             "HTTP port of an inference worker (health only).");
     public static final Setting WORKER_ID = Setting.of("WORKER_ID", null,
-            "Name of this worker in events and logs; defaults to the host name plus a random suffix.");
+            "Name of this worker in events and logs, and part of its transactional id: unique among the workers of a group. Defaults to the host name plus a random suffix.");
     public static final Setting GROUP_ID = Setting.of("WORKER_GROUP_ID", "tokenpipe-workers",
             "Kafka consumer group of the inference workers; add workers to the group to scale out.");
     public static final Setting TRANSACTIONAL_ID_PREFIX = Setting.of("WORKER_TRANSACTIONAL_ID_PREFIX", "tokenpipe-worker",
-            "Prefix of the per-partition transactional ids; the same for every worker of a group (it is how a new owner fences the old one).");
+            "Prefix of each worker's transactional id (the prefix, a dash, the worker id). A worker taking a partition over from one that did not hand it over initialises that worker's id, which fences it.");
     public static final Setting MAX_INFLIGHT_TURNS = Setting.of("WORKER_MAX_INFLIGHT_TURNS", "256",
             "Turns one worker holds at once (running or waiting for their session's previous turn); at the limit it stops fetching prompts.");
     public static final Setting SESSION_TIMEOUT_MS = Setting.of("WORKER_SESSION_TIMEOUT_MS", "10000",

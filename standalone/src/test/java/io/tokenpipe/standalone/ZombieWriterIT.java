@@ -17,6 +17,7 @@ import io.tokenpipe.testing.SseEvent;
 import io.tokenpipe.testing.SseTestClient;
 import io.tokenpipe.worker.kafka.PartitionWriter;
 import io.tokenpipe.worker.kafka.StreamRecovery;
+import io.tokenpipe.worker.kafka.StreamWriter;
 import io.tokenpipe.worker.turn.TurnProgress;
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -77,7 +78,9 @@ class ZombieWriterIT {
 
         try (SseTestClient live = SseTestClient.connect(api.uri("/v1/sessions/" + session + "/events"))) {
             AtomicBoolean taken = new AtomicBoolean();
-            PartitionWriter old = writer(topics, transactionalId, () -> !taken.get());
+            StreamWriter oldWriter = writer(topics, transactionalId, tp -> !taken.get());
+            PartitionWriter old = oldWriter.attach(new TopicPartition(topics.prompts(), 0), StreamWriter.Start.empty())
+                    .ready(WAIT);
             old.write(started(session, turn), 0);
             AtomicInteger written = new AtomicInteger();
             Thread flatOut = Thread.ofPlatform().start(() -> {
@@ -93,15 +96,14 @@ class ZombieWriterIT {
             });
             live.awaitEvents(100, WAIT);
 
-            // The take-over, while the old owner writes: fence, then read how far the turn got.
+            // The take-over, while the old owner writes: fence it, then read how far the turn got.
             taken.set(true);
-            Producer<String, byte[]> fencing = producer(transactionalId);
+            producer(transactionalId).close();
             StreamRecovery.Result found = StreamRecovery.scan(SharedKafka.settings(), stream, 0L);
             TurnProgress progress = found.turns().get(turn);
-            PartitionWriter owner = new PartitionWriter(new TopicPartition(topics.prompts(), 0), topics.stream(),
-                    topics.turns(), fencing, recovery(topics, transactionalId, () -> true),
-                    new ConsumerGroupMetadata("race"), new PartitionWriter.Start(0, found.streamEnd(), found.marks()),
-                    Duration.ofMillis(200), Duration.ofSeconds(10)).start();
+            StreamWriter ownerWriter = writer(topics, "race-owner-" + System.nanoTime(), tp -> true);
+            PartitionWriter owner = ownerWriter.attach(new TopicPartition(topics.prompts(), 0),
+                    new StreamWriter.Start(0, found.streamEnd(), found.marks())).ready(WAIT);
             int last = progress.lastIndex();
             owner.write(new TurnResumed(StreamEvent.VERSION, session, turn, last + 1, 2, Instant.now(),
                     TurnResumed.REASON_WORKER_TAKEOVER, "new-owner", progress.text().length(), false), 0);
@@ -129,6 +131,8 @@ class ZombieWriterIT {
             JsonNode transcript = api.get("/v1/sessions/" + session + "/transcript").json().get("turns").get(0);
             assertEquals(last + 32, transcript.get("events").size());
             owner.closeForHandover(WAIT);
+            ownerWriter.close();
+            oldWriter.halt();
         }
     }
 
@@ -155,17 +159,12 @@ class ZombieWriterIT {
         return events.stream().map(SseEvent::id).toList();
     }
 
-    private static PartitionWriter writer(Topics topics, String transactionalId, java.util.function.BooleanSupplier owner) {
-        return new PartitionWriter(new TopicPartition(topics.prompts(), 0), topics.stream(), topics.turns(),
-                producer(transactionalId), recovery(topics, transactionalId, owner), new ConsumerGroupMetadata("race"),
-                PartitionWriter.Start.empty(), Duration.ofMillis(200), Duration.ofSeconds(10)).start();
-    }
-
-    private static PartitionWriter.Recovery recovery(Topics topics, String transactionalId,
-                                                     java.util.function.BooleanSupplier owner) {
-        TopicPartition stream = new TopicPartition(topics.stream(), 0);
-        return PartitionWriter.Recovery.of(() -> producer(transactionalId), owner,
-                from -> StreamRecovery.landedFrom(SharedKafka.settings(), stream, from));
+    private static StreamWriter writer(Topics topics, String transactionalId,
+                                       java.util.function.Predicate<TopicPartition> owner) {
+        return new StreamWriter(topics.stream(), topics.turns(), transactionalId, producer(transactionalId),
+                StreamWriter.Recovery.of(() -> producer(transactionalId), owner,
+                        (p, from) -> StreamRecovery.landedFrom(SharedKafka.settings(), new TopicPartition(topics.stream(), p), from)),
+                new ConsumerGroupMetadata("race"), Duration.ofMillis(200), Duration.ofSeconds(10)).start();
     }
 
     private static Producer<String, byte[]> producer(String transactionalId) {

@@ -72,6 +72,7 @@ public final class PromptConsumer implements AutoCloseable {
     private final AtomicInteger partitionsTakenAway = new AtomicInteger();
     private final Map<TopicPartition, Partition> partitions = new ConcurrentHashMap<>();
     private final ConsumerGroupMetadata group;
+    private StreamWriter writer;
     private final Thread pollThread;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean stopping;
@@ -123,6 +124,11 @@ public final class PromptConsumer implements AutoCloseable {
     }
 
     public PromptConsumer start() {
+        // This worker's one producer for every partition it will own; initialising its transactional
+        // id fences an earlier process of the same worker id.
+        writer = new StreamWriter(topics.stream(), topics.turns(), writerId(),
+                initialised(createProducer(writerId(), "writer")), recovery(), group, settings.commitInterval(),
+                settings.writeTimeout()).start();
         consumer.subscribe(List.of(topics.prompts()), new Rebalance());
         pollThread.start();
         return this;
@@ -130,7 +136,7 @@ public final class PromptConsumer implements AutoCloseable {
 
     /** True while the poll loop runs and has joined the group. */
     public boolean healthy() {
-        return polling && !stopping;
+        return polling && !stopping && writer.running();
     }
 
     public int inflightTurns() {
@@ -197,6 +203,9 @@ public final class PromptConsumer implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 log.warn("closing the consumer: {}", e.toString());
+            }
+            if (!halted) {
+                writer.close();
             }
             admin.close(Duration.ofSeconds(2));
             stopped.countDown();
@@ -304,53 +313,66 @@ public final class PromptConsumer implements AutoCloseable {
         }
     }
 
-    /** Becomes the partition's writer (fencing the previous one), then learns what it left in flight. */
+    /**
+     * Takes a partition over: fences its previous writer unless that one handed it over, learns what
+     * it left in flight, and has this worker's ownership committed before the partition takes events.
+     */
     private void takeOver(Partition partition, OffsetAndMetadata committed) {
         TopicPartition tp = partition.prompts;
+        StreamRecovery.Ownership previous = StreamRecovery.Ownership.of(committed);
         long backoff = 200;
         while (!partition.revoked && !halted) {
-            Producer<String, byte[]> producer = null;
             try {
-                producer = createProducer(tp.partition());
-                producer.initTransactions();
-                // The previous owner is fenced now: nothing more of it can land, so the log up to its
-                // end is everything it wrote.
+                if (previous.writer() != null && !previous.handedOver()
+                        && !previous.writer().equals(writer.transactionalId())) {
+                    // The previous writer did not hand the partition over: it crashed, or its worker was
+                    // thrown out of the group and may still be writing. Initialising its transactional id
+                    // makes the broker refuse its writes from now on.
+                    fence(previous.writer());
+                }
+                // Nothing more of the previous writer can land: the log up to its end is all it wrote.
                 TopicPartition stream = new TopicPartition(topics.stream(), tp.partition());
-                StreamRecovery.Result recovered = StreamRecovery.scan(kafka, stream, StreamRecovery.scanFrom(committed));
+                StreamRecovery.Result recovered = StreamRecovery.scan(kafka, stream, previous.scanFrom());
+                PartitionWriter attached;
                 synchronized (partition) {
                     if (partition.revoked || halted) {
-                        producer.close(Duration.ZERO);
                         return;
                     }
                     partition.recovered = recovered.turns();
-                    partition.writer = new PartitionWriter(tp, topics.stream(), topics.turns(), producer,
-                            recovery(tp, stream), group,
-                            new PartitionWriter.Start(committed == null ? 0 : committed.offset(), recovered.streamEnd(),
-                                    recovered.marks()),
-                            settings.commitInterval(), settings.writeTimeout()).start();
-                    partition.ready = true;
+                    attached = writer.attach(tp, new StreamWriter.Start(committed == null ? 0 : committed.offset(),
+                            recovered.streamEnd(), recovered.marks()));
+                    partition.writer = attached;
                 }
+                attached.ready(settings.writeTimeout().multipliedBy(2));
+                partition.ready = true;
                 log.info("ready to answer {} from offset {}", tp, committed == null ? "start" : committed.offset());
                 return;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | java.util.concurrent.TimeoutException e) {
                 log.warn("taking over {} failed, retrying: {}", tp, e.toString());
-                if (producer != null) {
-                    producer.close(Duration.ZERO);
-                }
                 try {
                     Thread.sleep(backoff);
                 } catch (InterruptedException interrupted) {
                     return;
                 }
                 backoff = Math.min(backoff * 2, 5_000);
+            } catch (InterruptedException e) {
+                return;
             }
         }
     }
 
-    /** How a partition's writer gets past a failed write; see {@link PartitionWriter.Recovery}. */
-    private PartitionWriter.Recovery recovery(TopicPartition prompts, TopicPartition stream) {
-        return PartitionWriter.Recovery.of(() -> initialised(createProducer(prompts.partition())), () -> owns(prompts),
-                offset -> StreamRecovery.landedFrom(kafka, stream, offset));
+    /** Initialises another worker's transactional id, which fences every producer of it. */
+    private void fence(String transactionalId) {
+        try (Producer<String, byte[]> fencing = createProducer(transactionalId, "fence")) {
+            fencing.initTransactions();
+            log.info("fenced {}, the previous writer of a partition taken over", transactionalId);
+        }
+    }
+
+    /** How the writer gets past a failed write; see {@link StreamWriter.Recovery}. */
+    private StreamWriter.Recovery recovery() {
+        return StreamWriter.Recovery.of(() -> initialised(createProducer(writerId(), "writer")), this::owns,
+                (partition, offset) -> StreamRecovery.landedFrom(kafka, new TopicPartition(topics.stream(), partition), offset));
     }
 
     /** Whether the group coordinator has {@code partition} assigned to this worker's member now. */
@@ -410,29 +432,29 @@ public final class PromptConsumer implements AutoCloseable {
         }
     }
 
-    private Producer<String, byte[]> createProducer(int partition) {
+    private Producer<String, byte[]> createProducer(String transactionalId, String role) {
         return new KafkaProducer<>(kafka.producer(
                 Map.of(ProducerConfig.LINGER_MS_CONFIG, settings.linger().toMillis(),
-                        ProducerConfig.CLIENT_ID_CONFIG, settings.workerId() + "-p" + partition,
+                        ProducerConfig.CLIENT_ID_CONFIG, settings.workerId() + "-" + role,
                         ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000,
                         // The first write after a commit can meet the commit's markers still being written
                         // (CONCURRENT_TRANSACTIONS, retried). The default 100 ms back-off would then stall
-                        // the partition's tokens; retry sooner.
+                        // tokens; retry sooner.
                         ProducerConfig.RETRY_BACKOFF_MS_CONFIG, 5,
                         ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG, 200,
-                        // Ordered and without duplicates up to 5 with idempotence; more than one lets a
-                        // partition's next tokens go out while a request is on its way.
+                        // Ordered and without duplicates up to 5 with idempotence; more than one lets the
+                        // next tokens go out while a request is on its way.
                         ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5),
-                Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId(partition),
+                Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId,
                         ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
                         ProducerConfig.ACKS_CONFIG, "all",
                         ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, (int) settings.transactionTimeout().toMillis())),
                 new StringSerializer(), new ByteArraySerializer());
     }
 
-    /** The same for whichever worker owns the partition: that is what fences a previous owner. */
-    private String transactionalId(int partition) {
-        return settings.transactionalIdPrefix() + "-" + topics.prompts() + "-" + partition;
+    /** This worker's transactional id: a new owner of one of its partitions initialises it to fence it. */
+    private String writerId() {
+        return settings.transactionalIdPrefix() + "-" + settings.workerId();
     }
 
     /** Graceful stop: no new prompts, running turns get the shutdown grace, the rest are handed over. */
@@ -456,10 +478,8 @@ public final class PromptConsumer implements AutoCloseable {
             synchronized (p) {
                 p.revoked = true;
             }
-            if (p.writer != null) {
-                p.writer.abandon();
-            }
         });
+        writer.halt();
         awaitStopped(Duration.ofSeconds(10));
     }
 

@@ -49,22 +49,47 @@ public final class StreamRecovery {
     private StreamRecovery() {
     }
 
-    static String metadata(long scanFrom) {
-        return "{\"v\":1,\"scan_from\":" + scanFrom + "}";
+    /**
+     * What a partition's committed offset says, in its metadata, to the partition's next owner.
+     *
+     * @param scanFrom   the stream offset from which every turn still in flight can be found
+     * @param writer     the transactional id of the worker writing the partition (committed before it
+     *                   writes any event of it), which a new owner fences; {@code null} in older metadata
+     * @param handedOver the writer handed the partition over: it has stopped writing it, no need to fence it
+     */
+    public record Ownership(Long scanFrom, String writer, boolean handedOver) {
+
+        static final Ownership NONE = new Ownership(null, null, false);
+
+        String json() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("v", 2);
+            m.put("scan_from", scanFrom);
+            m.put("writer", writer);
+            m.put("handed_over", handedOver);
+            return Json.string(m);
+        }
+
+        /** What a committed offset's metadata says; {@link #NONE} when there was no commit or it says nothing. */
+        static Ownership of(OffsetAndMetadata committed) {
+            if (committed == null || committed.metadata() == null || committed.metadata().isEmpty()) {
+                return NONE;
+            }
+            try {
+                JsonNode node = Json.MAPPER.readTree(committed.metadata());
+                return new Ownership(node.hasNonNull("scan_from") ? node.get("scan_from").asLong() : null,
+                        node.hasNonNull("writer") ? node.get("writer").asText() : null,
+                        node.path("handed_over").asBoolean(false));
+            } catch (java.io.IOException e) {
+                log.warn("unreadable offset metadata '{}'", committed.metadata());
+                return NONE;
+            }
+        }
     }
 
     /** The scan start recorded with a committed offset, or {@code null} when nothing was recorded. */
     static Long scanFrom(OffsetAndMetadata committed) {
-        if (committed == null || committed.metadata() == null || committed.metadata().isEmpty()) {
-            return null;
-        }
-        try {
-            JsonNode node = Json.MAPPER.readTree(committed.metadata());
-            return node.hasNonNull("scan_from") ? node.get("scan_from").asLong() : null;
-        } catch (java.io.IOException e) {
-            log.warn("unreadable offset metadata '{}'", committed.metadata());
-            return null;
-        }
+        return Ownership.of(committed).scanFrom();
     }
 
     /**

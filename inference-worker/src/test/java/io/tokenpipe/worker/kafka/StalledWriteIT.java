@@ -45,12 +45,11 @@ class StalledWriteIT {
         TopicPartition prompts = new TopicPartition(topics.prompts(), 0);
         String transactionalId = "stall-test-" + System.nanoTime();
         try (Admin admin = Admin.create(SharedKafka.settings().admin())) {
-            TopicPartition stream = new TopicPartition(topics.stream(), 0);
-            PartitionWriter writer = new PartitionWriter(prompts, topics.stream(), topics.turns(),
-                    producer(transactionalId), PartitionWriter.Recovery.of(() -> producer(transactionalId), () -> true,
-                            from -> StreamRecovery.landedFrom(SharedKafka.settings(), stream, from)),
-                    new ConsumerGroupMetadata("stall-group"), PartitionWriter.Start.empty(), Duration.ofMillis(100),
-                    Duration.ofSeconds(1)).start();
+            StreamWriter streamWriter = new StreamWriter(topics.stream(), topics.turns(), transactionalId,
+                    producer(transactionalId), StreamWriter.Recovery.of(() -> producer(transactionalId), tp -> true,
+                            (p, from) -> StreamRecovery.landedFrom(SharedKafka.settings(), new TopicPartition(topics.stream(), p), from)),
+                    new ConsumerGroupMetadata("stall-group"), Duration.ofMillis(100), Duration.ofSeconds(1)).start();
+            PartitionWriter writer = streamWriter.attach(prompts, StreamWriter.Start.empty()).ready(Duration.ofSeconds(30));
             CompletableFuture<Void> first = writer.finish(completed("t_0"), 0);
             first.get(30, TimeUnit.SECONDS);
 
@@ -59,7 +58,7 @@ class StalledWriteIT {
             writer.write(chunk("stalled", 0), 1);
             CompletableFuture<Void> second = writer.finish(completed("t_1"), 1);
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (writer.producersReplaced() == 0) {
+            while (streamWriter.producersReplaced() == 0) {
                 assertTrue(System.nanoTime() < deadline, "the writer never gave up its stalled producer");
                 Thread.sleep(20); // polling the writer's own count
             }
@@ -69,6 +68,7 @@ class StalledWriteIT {
             assertEquals(List.of("turn.completed", "token:stalled", "turn.completed"), logged(topics),
                     "every event exactly once, though the stalled producer's records may have landed meanwhile");
             writer.closeForHandover(Duration.ofSeconds(5));
+            streamWriter.close();
         }
     }
 

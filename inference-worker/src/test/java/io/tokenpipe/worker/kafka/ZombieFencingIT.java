@@ -31,14 +31,19 @@ class ZombieFencingIT {
     @Test
     void aWriterWhosePartitionWasTakenOverCannotWriteIntoTheStream() throws Exception {
         Topics topics = SharedKafka.freshTopics("zombie", 1);
-        String transactionalId = "zombie-test-" + System.nanoTime();
+        String zombieId = "zombie-test-" + System.nanoTime();
 
-        PartitionWriter zombie = writer(topics, transactionalId).start();
+        StreamWriter zombieWriter = writer(topics, zombieId, tp -> false);
+        PartitionWriter zombie = zombieWriter.attach(new TopicPartition(topics.prompts(), 0), StreamWriter.Start.empty())
+                .ready(Duration.ofSeconds(10));
         zombie.write(chunk("before the pause", 1), 0);
         awaitVisible(topics, "before the pause");
 
-        // The partition's next owner initialises the same transactional id: this fences the first.
-        PartitionWriter successor = writer(topics, transactionalId).start();
+        // The partition's next owner initialises the previous writer's transactional id: this fences it.
+        producer(zombieId).close();
+        StreamWriter successorWriter = writer(topics, "successor-" + System.nanoTime(), tp -> true);
+        PartitionWriter successor = successorWriter.attach(new TopicPartition(topics.prompts(), 0),
+                StreamWriter.Start.empty()).ready(Duration.ofSeconds(10));
 
         zombie.write(chunk("from the zombie", 2), 0);
         successor.write(chunk("from the new owner", 2), 0);
@@ -48,10 +53,12 @@ class ZombieFencingIT {
             Thread.sleep(10); // the zombie learns it is fenced when the broker refuses its next write
         }
 
-        assertFalse(zombie.open(), "the fenced writer stopped");
+        assertFalse(zombie.open(), "the fenced writer stopped writing the partition");
         assertThrows(OutputClosedException.class, () -> zombie.write(chunk("still trying", 3), 0));
         assertEquals(List.of("before the pause", "from the new owner"), texts(topics));
         successor.closeForHandover(Duration.ofSeconds(5));
+        successorWriter.close();
+        zombieWriter.halt();
     }
 
     private static TokenChunk chunk(String text, int index) {
@@ -59,17 +66,14 @@ class ZombieFencingIT {
     }
 
     /**
-     * A partition writer as a worker taking the partition over makes it: its producer fences every
-     * earlier one. Should a write fail, it finds it owns nothing any more (a zombie must not fence the
-     * owner by starting yet another producer).
+     * A stream writer as a worker makes it. Should a write fail, it asks {@code owner} whether it still
+     * owns the partition (a zombie must not fence the owner by starting yet another producer).
      */
-    static PartitionWriter writer(Topics topics, String transactionalId) {
-        TopicPartition stream = new TopicPartition(topics.stream(), 0);
-        return new PartitionWriter(new TopicPartition(topics.prompts(), 0), topics.stream(), topics.turns(),
-                producer(transactionalId), PartitionWriter.Recovery.of(() -> producer(transactionalId), () -> false,
-                        from -> StreamRecovery.landedFrom(SharedKafka.settings(), stream, from)),
-                new ConsumerGroupMetadata("zombie-group"), PartitionWriter.Start.empty(), Duration.ofMillis(100),
-                Duration.ofSeconds(10));
+    static StreamWriter writer(Topics topics, String transactionalId, java.util.function.Predicate<TopicPartition> owner) {
+        return new StreamWriter(topics.stream(), topics.turns(), transactionalId, producer(transactionalId),
+                StreamWriter.Recovery.of(() -> producer(transactionalId), owner,
+                        (p, from) -> StreamRecovery.landedFrom(SharedKafka.settings(), new TopicPartition(topics.stream(), p), from)),
+                new ConsumerGroupMetadata("zombie-group"), Duration.ofMillis(100), Duration.ofSeconds(10)).start();
     }
 
     static Producer<String, byte[]> producer(String transactionalId) {
