@@ -43,8 +43,8 @@ import java.util.function.Supplier;
 
 /**
  * The worker's only writer of the stream and turns topics: one transactional producer and one thread
- * for every partition the worker owns, so that its cost does not grow with the partition count (a
- * producer per partition, tried first, spent 0.3 cores on 48 producers' network threads alone).
+ * shared by all the partitions the worker owns, so that its cost does not grow with the partition count
+ * (a producer per partition, tried first, spent 0.3 cores on 48 producers' network threads alone).
  *
  * <p><b>Readable at once.</b> Turns hand it events; its thread sends each at once ({@code acks=all},
  * idempotent) and an event is final the moment the broker acknowledges it: every reader reads
