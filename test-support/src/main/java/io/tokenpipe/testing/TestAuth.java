@@ -31,7 +31,9 @@ public final class TestAuth {
                 ApiKeys.entry("test-submit", EnumSet.of(Scope.SUBMIT), SUBMIT_KEY),
                 ApiKeys.entry("test-read", EnumSet.of(Scope.READ), READ_KEY),
                 ApiKeys.entry("test-audit", EnumSet.of(Scope.AUDIT), AUDIT_KEY));
-        return Map.of(AuthSettings.API_KEYS.name(), keys, AuthSettings.TOKEN_SECRET.name(), TOKEN_SECRET);
+        // One key drives every test client, hundreds of writes a second at times: a high limit, still on.
+        return Map.of(AuthSettings.API_KEYS.name(), keys, AuthSettings.TOKEN_SECRET.name(), TOKEN_SECRET,
+                AuthSettings.WRITES_PER_SECOND.name(), "100000");
     }
 
     /** The {@code Authorization} header value for a key or token. */

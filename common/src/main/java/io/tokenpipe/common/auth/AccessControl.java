@@ -29,12 +29,14 @@ public final class AccessControl {
     private final ApiKeys keys;
     private final ReadTokens tokens;
     private final List<AccessRule> rules;
+    private final WriteRateLimit writes;
 
-    public AccessControl(boolean open, ApiKeys keys, ReadTokens tokens, List<AccessRule> rules) {
+    public AccessControl(boolean open, ApiKeys keys, ReadTokens tokens, List<AccessRule> rules, WriteRateLimit writes) {
         this.open = open;
         this.keys = keys;
         this.tokens = tokens;
         this.rules = List.copyOf(rules);
+        this.writes = writes;
     }
 
     /**
@@ -58,7 +60,8 @@ public final class AccessControl {
         } else if (keys.size() == 0) {
             log.warn("no API keys configured (API_KEYS, API_KEYS_FILE): every API request will be refused");
         }
-        return new AccessControl(settings.open(), keys, new ReadTokens(secret, settings.readTokenTtl(), clock), AccessRules.TABLE);
+        return new AccessControl(settings.open(), keys, new ReadTokens(secret, settings.readTokenTtl(), clock), AccessRules.TABLE,
+                new WriteRateLimit(settings.writesPerSecond(), System::nanoTime));
     }
 
     /** Checks every matched request before its handler. */
@@ -105,6 +108,13 @@ public final class AccessControl {
         ctx.attribute(PRINCIPAL, principal);
         Access access = match != null ? match.rule().access() : Access.admin();
         access.check(principal, match != null ? match.sessionId() : null);
+        if (method.equals("POST") && principal.kind() == Principal.Kind.API_KEY) {
+            int retryAfter = writes.acquire(principal.name());
+            if (retryAfter > 0) {
+                throw new ApiException(429, "rate_limited", "the API key '" + principal.name()
+                        + "' is over its write rate (RATE_LIMIT_WRITES_PER_SECOND); retry after " + retryAfter + " s", retryAfter);
+            }
+        }
     }
 
     private Principal authenticate(Context ctx) {

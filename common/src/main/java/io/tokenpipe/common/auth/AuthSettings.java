@@ -10,7 +10,8 @@ import java.util.List;
 import java.util.Locale;
 
 /** Who may call the HTTP API: read by every node that serves it (ingest-api, delivery-sse). */
-public record AuthSettings(boolean open, String apiKeys, Path apiKeysFile, String tokenSecret, Duration readTokenTtl) {
+public record AuthSettings(boolean open, String apiKeys, Path apiKeysFile, String tokenSecret, Duration readTokenTtl,
+                           double writesPerSecond) {
 
     public static final Setting MODE = Setting.of("AUTH_MODE", "keys",
             "keys: every API route needs an API key or a read token (see docs/security.md). open: no authentication at all, for a laptop; logs a warning at start.");
@@ -23,7 +24,11 @@ public record AuthSettings(boolean open, String apiKeys, Path apiKeysFile, Strin
     public static final Setting READ_TOKEN_TTL_SECONDS = Setting.of("READ_TOKEN_TTL_SECONDS", "3600",
             "How long a per-session read token is accepted for opening a stream (an open stream is not cut when it expires).");
 
-    public static final List<Setting> SETTINGS = List.of(MODE, API_KEYS, API_KEYS_FILE, TOKEN_SECRET, READ_TOKEN_TTL_SECONDS);
+    public static final Setting WRITES_PER_SECOND = Setting.of("RATE_LIMIT_WRITES_PER_SECOND", "50",
+            "Writes (POST requests) one API key may make per second on one node, in bursts of up to twice that; beyond it 429 with Retry-After. 0 = no limit.");
+
+    public static final List<Setting> SETTINGS = List.of(MODE, API_KEYS, API_KEYS_FILE, TOKEN_SECRET, READ_TOKEN_TTL_SECONDS,
+            WRITES_PER_SECOND);
 
     public static AuthSettings from(Env env) {
         String mode = env.required(MODE).trim().toLowerCase(Locale.ROOT);
@@ -33,7 +38,16 @@ public record AuthSettings(boolean open, String apiKeys, Path apiKeysFile, Strin
         String file = env.string(API_KEYS_FILE);
         String secret = env.isSet(TOKEN_SECRET) ? env.string(TOKEN_SECRET) : null;
         return new AuthSettings(mode.equals("open"), env.string(API_KEYS), file == null || file.isBlank() ? null : Path.of(file),
-                secret == null || secret.isBlank() ? null : secret, Duration.ofSeconds(env.positiveInteger(READ_TOKEN_TTL_SECONDS)));
+                secret == null || secret.isBlank() ? null : secret, Duration.ofSeconds(env.positiveInteger(READ_TOKEN_TTL_SECONDS)),
+                writesPerSecond(env));
+    }
+
+    private static double writesPerSecond(Env env) {
+        double rate = env.decimal(WRITES_PER_SECOND);
+        if (!(rate >= 0) || Double.isInfinite(rate)) {
+            throw new ConfigException(WRITES_PER_SECOND.name() + " must be 0 or more, got " + rate);
+        }
+        return rate;
     }
 
     /** Whether any key is configured (in the environment or a file). */

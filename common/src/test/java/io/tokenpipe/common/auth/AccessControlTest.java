@@ -25,13 +25,17 @@ class AccessControlTest {
     private static final String READER = ApiKeys.newKey();
     private Javalin http;
 
+    private final java.util.concurrent.atomic.AtomicLong nanos = new java.util.concurrent.atomic.AtomicLong();
+
     private int start(boolean open) {
         ApiKeys keys = new ApiKeys(ApiKeys.entry("admin", EnumSet.of(Scope.ADMIN), ADMIN) + ";"
                 + ApiKeys.entry("reader", EnumSet.of(Scope.READ), READER), null);
         AccessControl access = new AccessControl(open, keys,
                 new ReadTokens(ReadTokens.randomSecret(), Duration.ofMinutes(1), Clock.systemUTC()), List.of(
                 AccessRule.of("GET", "/health", Access.PUBLIC),
-                AccessRule.of("GET", "/v1/sessions/{sessionId}/events", Access.keyWith(Scope.READ).orSessionToken())));
+                AccessRule.of("GET", "/v1/sessions/{sessionId}/events", Access.keyWith(Scope.READ).orSessionToken()),
+                AccessRule.of("POST", "/v1/write", Access.keyWith(Scope.READ))),
+                new WriteRateLimit(1, nanos::get));
         tokens = access.tokens();
         http = Javalin.create(config -> {
             HttpDefaults.apply(config);
@@ -39,6 +43,7 @@ class AccessControlTest {
             config.routes.get("/health", ctx -> ctx.result("up"));
             config.routes.get("/v1/sessions/{sessionId}/events", ctx -> ctx.result("events of " + ctx.pathParam("sessionId")));
             config.routes.get("/v1/added-later", ctx -> ctx.result("secret"));
+            config.routes.post("/v1/write", ctx -> ctx.status(202));
         }).start(0);
         return http.port();
     }
@@ -51,12 +56,31 @@ class AccessControlTest {
     }
 
     private int status(String method, String path, String credential) throws Exception {
+        return send(method, path, credential).statusCode();
+    }
+
+    private HttpResponse<String> send(String method, String path, String credential) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://localhost:" + http.port() + path))
                 .method(method, HttpRequest.BodyPublishers.noBody());
         if (credential != null) {
             request.header("Authorization", "Bearer " + credential);
         }
-        return HTTP.send(request.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void aKeyOverItsWriteRateGets429WithRetryAfterAndOtherKeysAreStillServed() throws Exception {
+        start(false);
+        assertEquals(202, status("POST", "/v1/write", READER)); // a burst of twice the rate
+        assertEquals(202, status("POST", "/v1/write", READER));
+        HttpResponse<String> refused = send("POST", "/v1/write", READER);
+        assertEquals(429, refused.statusCode());
+        assertEquals("1", refused.headers().firstValue("Retry-After").orElse(null));
+        assertTrue(refused.body().contains("\"rate_limited\""), refused.body());
+        assertEquals(202, status("POST", "/v1/write", ADMIN), "another key is not affected");
+        assertEquals(200, status("GET", "/v1/sessions/s_one/events", READER), "reads are not counted");
+        nanos.addAndGet(1_000_000_000L);
+        assertEquals(202, status("POST", "/v1/write", READER), "a second later the key may write again");
     }
 
     @Test
