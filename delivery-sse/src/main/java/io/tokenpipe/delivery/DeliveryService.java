@@ -33,7 +33,7 @@ public final class DeliveryService implements AutoCloseable {
 
     /** Every environment variable delivery-sse reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            DeliverySettings.SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
+            DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;
@@ -60,7 +60,7 @@ public final class DeliveryService implements AutoCloseable {
             partitions = TopicBootstrap.ensure(admin, topics);
         }
         SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
-        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index).start();
+        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index, env).start();
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             Cors.apply(config, settings.corsOrigins());

@@ -129,7 +129,7 @@ public final class Standalone implements AutoCloseable {
             resources.push(() -> producer.close(Duration.ofSeconds(5)));
             IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, access.tokens(), Clock.systemUTC());
             DeliverySettings deliverySettings = DeliverySettings.from(effective);
-            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index).start();
+            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective).start();
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
 

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -53,7 +54,7 @@ class AuthorizationIT {
     @BeforeAll
     static void start() throws Exception {
         topics = SharedKafka.freshTopics("authorization", 2);
-        stack = StackFixture.start(topics, dataDir, Map.of());
+        stack = StackFixture.start(topics, dataDir, Map.of("SSE_MAX_STREAMS_PER_SESSION_TOKEN", "2"));
         api = new ApiClient(stack.port());
         ApiClient.Response created = api.as(TestAuth.SUBMIT_KEY).post("/v1/sessions", "", Map.of());
         assertEquals(201, created.status(), created.body());
@@ -202,6 +203,37 @@ class AuthorizationIT {
         // No CORS unless configured: a foreign page cannot even read an answer.
         ApiClient.Response foreign = api.get("/health", Map.of("Origin", "https://evil.example"));
         assertEquals(null, foreign.header("Access-Control-Allow-Origin"));
+    }
+
+    @Test
+    void aSessionsReadTokensHoldAFewStreamsAtOnceAndOthersAreStillServed() throws Exception {
+        URI live = api.uri("/v1/sessions/" + session + "/events");
+        try (SseTestClient first = SseTestClient.connectWith(live, Map.of(), sessionToken);
+             SseTestClient second = SseTestClient.connectWith(live, Map.of(), sessionToken)) {
+            assertEquals(200, first.status());
+            assertEquals(200, second.status());
+            try (SseTestClient third = SseTestClient.connectWith(live, Map.of(), sessionToken)) {
+                assertEquals(429, third.status());
+                assertEquals("2", third.header("Retry-After"));
+                assertTrue(third.body().contains("too_many_streams_for_credential"), third.body());
+            }
+            try (SseTestClient other = SseTestClient.connect(live)) {
+                assertEquals(200, other.status(), "a key's streams are counted apart");
+            }
+        }
+        // The closed streams are uncounted once the server notices (its next heartbeat write fails).
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        int status;
+        do {
+            try (SseTestClient again = SseTestClient.connectWith(api.uri("/v1/sessions/" + session + "/events?follow=false"),
+                    Map.of(), sessionToken)) {
+                status = again.status();
+            }
+            if (status != 200) {
+                Thread.sleep(50); // poll again: the release waits for the server's next heartbeat (500 ms here)
+            }
+        } while (status != 200 && System.nanoTime() < deadline);
+        assertEquals(200, status, "streams are released when they end");
     }
 
     private static void expectRefusals(Route route) {

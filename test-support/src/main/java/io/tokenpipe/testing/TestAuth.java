@@ -33,7 +33,7 @@ public final class TestAuth {
                 ApiKeys.entry("test-audit", EnumSet.of(Scope.AUDIT), AUDIT_KEY));
         // One key drives every test client, hundreds of writes a second at times: a high limit, still on.
         return Map.of(AuthSettings.API_KEYS.name(), keys, AuthSettings.TOKEN_SECRET.name(), TOKEN_SECRET,
-                AuthSettings.WRITES_PER_SECOND.name(), "100000");
+                AuthSettings.WRITES_PER_SECOND.name(), "100000", "SSE_MAX_STREAMS_PER_KEY", "100000");
     }
 
     /** The {@code Authorization} header value for a key or token. */
