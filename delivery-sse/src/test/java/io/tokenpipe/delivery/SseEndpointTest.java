@@ -130,7 +130,8 @@ class SseEndpointTest {
                 }
                 value = b.toString();
             }
-            boolean inQuery = random.nextBoolean();
+            // The JDK client sends only ASCII header values; other text goes in the query.
+            boolean inQuery = random.nextBoolean() || !value.chars().allMatch(c -> c < 0x7f);
             String path = "/v1/sessions/" + SESSION + "/events?follow=false"
                     + (inQuery ? "&last_event_id=" + java.net.URLEncoder.encode(value, java.nio.charset.StandardCharsets.UTF_8) : "");
             ApiClient.Response response = inQuery ? api.get(path) : api.get(path, Map.of("Last-Event-ID", value));
