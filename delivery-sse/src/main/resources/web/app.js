@@ -22,11 +22,15 @@
   const KEY_STORE = "tokenpipe.apiKey";
   let apiKey = null;
   try { apiKey = localStorage.getItem(KEY_STORE); } catch { /* storage disabled: key lives in memory */ }
-  if (location.hash.startsWith("#key=")) {
+  // Takes a key from the address if there is one (at load, or when a #key= link is opened in this tab).
+  function takeKeyFromAddress() {
+    if (!location.hash.startsWith("#key=")) return false;
     apiKey = decodeURIComponent(location.hash.slice(5));
     try { localStorage.setItem(KEY_STORE, apiKey); } catch { /* ignore */ }
     history.replaceState(null, "", location.pathname + location.search);
+    return true;
   }
+  takeKeyFromAddress();
   const authHeaders = () => (apiKey ? { Authorization: `Bearer ${apiKey}` } : {});
   const withToken = (url, token) => (token ? `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}` : url);
 
@@ -459,6 +463,7 @@
   }
 
   function onHashChange() {
+    if (takeKeyFromAddress()) { switchTo(createSession, false); return; } // a new key: a new chat with it
     const id = sessionFromHash();
     if (id && (!session || session.id !== id)) switchTo(openSession, id);
   }
