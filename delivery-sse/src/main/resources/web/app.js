@@ -15,6 +15,25 @@
   const streamPath = (p) => rel(STREAM, p);
   const ingestPath = (p) => rel(INGEST, p);
 
+  // ---- credentials ---------------------------------------------------------
+  // An API key arrives once in the address (#key=…, printed by ./tokenpipe run); it is kept in this
+  // browser's localStorage and removed from the address at once. A fragment never reaches a server.
+  // The event stream uses the session's read token instead (EventSource cannot send headers).
+  const KEY_STORE = "tokenpipe.apiKey";
+  let apiKey = null;
+  try { apiKey = localStorage.getItem(KEY_STORE); } catch { /* storage disabled: key lives in memory */ }
+  // Takes a key from the address if there is one (at load, or when a #key= link is opened in this tab).
+  function takeKeyFromAddress() {
+    if (!location.hash.startsWith("#key=")) return false;
+    apiKey = decodeURIComponent(location.hash.slice(5));
+    try { localStorage.setItem(KEY_STORE, apiKey); } catch { /* ignore */ }
+    history.replaceState(null, "", location.pathname + location.search);
+    return true;
+  }
+  takeKeyFromAddress();
+  const authHeaders = () => (apiKey ? { Authorization: `Bearer ${apiKey}` } : {});
+  const withToken = (url, token) => (token ? `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}` : url);
+
   const POST_RETRIES = 3;          // extra attempts after the first, same Idempotency-Key
   const POST_TIMEOUT_MS = 15000;   // a hung POST counts as a network error (and is retried)
   const MAX_BACKOFF_MS = 10000;
@@ -92,6 +111,7 @@
       const body = await res.json();
       if (body && body.error && body.error.message) msg = body.error.message;
     } catch { /* non-JSON error body (e.g. a proxy page): keep the generic message */ }
+    if (res.status === 401) msg = `Not authorised (${msg}). Open the address ./tokenpipe run printed (…/#key=…), or ask for an API key.`;
     return Object.assign(new Error(msg), { status: res.status, retryable: res.status >= 500 });
   }
 
@@ -105,7 +125,7 @@
       try {
         res = await fetch(url, {
           method: "POST",
-          headers: { "Content-Type": "application/json", ...headers },
+          headers: { "Content-Type": "application/json", ...authHeaders(), ...headers },
           body: JSON.stringify(body),
           signal: AbortSignal.timeout ? AbortSignal.timeout(POST_TIMEOUT_MS) : undefined,
         });
@@ -314,7 +334,7 @@
     let url = session.eventsUrl;
     // Fresh sessions start from the first event; afterwards resume right after the last one applied.
     if (lastSeenId >= 0) url += `${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
-    const source = new EventSource(url);
+    const source = new EventSource(withToken(url, session.readToken));
     es = source;
     setConn("reconnecting", lastSeenId >= 0 || retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
     source.onopen = () => {
@@ -343,18 +363,31 @@
     const gen = generation;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(async () => {
-      // EventSource cannot report a 404. If this session never produced an event, ask whether it exists.
-      if (eventCount === 0 && await sessionGone(session)) {
-        if (gen === generation) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); }
-        return;
-      }
-      if (gen === generation) connect();
+      // EventSource cannot report its status: the read token may have expired (401) or the session
+      // be gone (404). Ask for a fresh token, which answers both.
+      const fresh = await readToken(session && session.id);
+      if (gen !== generation) return;
+      if (fresh.gone) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); return; }
+      if (fresh.token) setReadToken(fresh.token);
+      connect();
     }, delay);
   }
 
-  async function sessionGone(s) {
-    if (!s) return false;
-    try { return (await fetch(s.transcriptUrl, { cache: "no-store" })).status === 404; } catch { return false; }
+  // A new read token for a session: {token}, {gone: true} on 404, or {} when it cannot be had now.
+  async function readToken(id) {
+    if (!id) return {};
+    try {
+      const res = await fetch(ingestPath(`/v1/sessions/${encodeURIComponent(id)}/read-tokens`),
+        { method: "POST", headers: authHeaders(), cache: "no-store" });
+      if (res.status === 404) return { gone: true };
+      if (!res.ok) { if (res.status === 401) showNotice((await apiError(res)).message); return {}; }
+      return { token: (await res.json()).read_token };
+    } catch { return {}; }
+  }
+
+  function setReadToken(token) {
+    session.readToken = token;
+    ui.transcript.href = withToken(session.transcriptUrl, token);
   }
 
   function reconnectNow() {
@@ -362,7 +395,7 @@
   }
 
   // ---- sessions ----------------------------------------------------------
-  function adoptSession(id, urls = {}) {
+  function adoptSession(id, urls = {}, token = null) {
     generation++;
     const enc = encodeURIComponent(id);
     session = {
@@ -370,12 +403,13 @@
       eventsUrl: streamPath(urls.events_url || `/v1/sessions/${enc}/events`),
       turnsUrl: ingestPath(urls.turns_url || `/v1/sessions/${enc}/turns`),
       transcriptUrl: streamPath(urls.transcript_url || `/v1/sessions/${enc}/transcript`),
+      readToken: null,
     };
     lastSeenId = -1; eventCount = 0; duplicates = 0; retryAttempt = 0;
     turns.clear(); pending.clear();
     ui.messages.replaceChildren();
     document.body.dataset.sessionId = id;
-    ui.transcript.href = session.transcriptUrl;
+    setReadToken(token);
     ui.transcript.hidden = false;
     connect();
   }
@@ -404,7 +438,7 @@
     setConn("reconnecting", "connecting…");
     const res = await postJson(ingestPath("/v1/sessions"), { metadata: { client: "web" } });
     if (gen !== generation) return;
-    adoptSession(res.session_id, res);
+    adoptSession(res.session_id, res, res.read_token);
     // pushState lets Back return to the previous chat; neither call fires hashchange.
     history[pushHistory ? "pushState" : "replaceState"](null, "", `#${res.session_id}`);
   }
@@ -413,15 +447,14 @@
     dropSession();
     const gen = generation;
     setConn("reconnecting", "connecting…");
-    // Probe first: EventSource would only report a 404 as a generic error.
-    let status = 0;
-    try { status = (await fetch(streamPath(`/v1/sessions/${encodeURIComponent(id)}/transcript`), { cache: "no-store" })).status; } catch { /* stream down: the reconnect loop copes */ }
+    // A read token first; it also tells a deleted session (EventSource would only report an error).
+    const fresh = await readToken(id);
     if (gen !== generation) return;
-    if (status === 404) {
+    if (fresh.gone) {
       showNotice("That chat no longer exists; started a new one.");
       return createSession(false);
     }
-    adoptSession(id);
+    adoptSession(id, {}, fresh.token || null);
   }
 
   function sessionFromHash() {
@@ -430,6 +463,7 @@
   }
 
   function onHashChange() {
+    if (takeKeyFromAddress()) { switchTo(createSession, false); return; } // a new key: a new chat with it
     const id = sessionFromHash();
     if (id && (!session || session.id !== id)) switchTo(openSession, id);
   }

@@ -55,12 +55,14 @@ final class Api implements AutoCloseable {
 
     CompletableFuture<HttpResponse<String>> createSession() {
         return http.sendAsync(HttpRequest.newBuilder(base.resolve("/v1/sessions")).timeout(Duration.ofSeconds(60))
+                .header("Authorization", BenchKey.authorization())
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     CompletableFuture<HttpResponse<String>> submitTurn(String sessionId, String body, String idempotencyKey) {
         return http.sendAsync(HttpRequest.newBuilder(base.resolve("/v1/sessions/" + sessionId + "/turns"))
                 .timeout(Duration.ofSeconds(60))
+                .header("Authorization", BenchKey.authorization())
                 .header("Content-Type", "application/json")
                 .header("Idempotency-Key", idempotencyKey)
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());

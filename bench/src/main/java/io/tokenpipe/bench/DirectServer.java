@@ -3,6 +3,8 @@ package io.tokenpipe.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
+import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.auth.AuthSettings;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.event.ChatMessage;
 import io.tokenpipe.common.event.GenerationParams;
@@ -60,6 +62,7 @@ public final class DirectServer {
     private final SseEndpoint events;
     private final ModelRegistry models;
     private final AtomicInteger inflight = new AtomicInteger();
+    private final AccessControl access;
     private Javalin http;
 
     /** A session: which requests it has seen (its idempotency keys), and their turns. */
@@ -78,6 +81,8 @@ public final class DirectServer {
         TurnRunner runner = new TurnRunner(models, "direct", clock, 0);
         this.lanes = new SessionLanes(runner, new Cancellations(), inflight);
         this.events = new SseEndpoint(log, this::plan, DeliverySettings.from(env));
+        // The same checks as the product's nodes, so the comparison does not flatter Kafka's side.
+        this.access = AccessControl.from(AuthSettings.from(env), true, clock);
     }
 
     public static void main(String[] args) {
@@ -91,6 +96,7 @@ public final class DirectServer {
     DirectServer start(int port) {
         http = Javalin.create(config -> {
             HttpDefaults.apply(config);
+            access.register(config.routes);
             config.routes.post("/v1/sessions", this::createSession);
             config.routes.post("/v1/sessions/{sessionId}/turns", this::submitTurn);
             config.routes.get("/v1/sessions/{sessionId}/events", events::handle);

@@ -153,7 +153,8 @@ final class Sampler implements AutoCloseable {
         int open = -1, inflight = -1;
         boolean ok = false;
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(2)).GET().build(),
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(metrics).timeout(Duration.ofSeconds(2))
+                            .header("Authorization", BenchKey.authorization()).GET().build(),
                     HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() == 200) {
                 JsonNode m = Json.MAPPER.readTree(r.body());

@@ -54,6 +54,9 @@ final class ServerProcess implements AutoCloseable {
         env.put("SYNTHETIC_TOKENS_PER_SECOND", Double.toString(o.rate));
         env.put("SSE_HEARTBEAT_MS", Integer.toString(o.heartbeatMs));
         env.put("SSE_MAX_STREAMS", Integer.toString(Math.max(20_000, 2 * expectedStreams)));
+        env.put("API_KEYS", BenchKey.apiKeysEntry()); // authentication on, as in production
+        env.put("RATE_LIMIT_WRITES_PER_SECOND", "0"); // one key drives every simulated client
+        env.put("SSE_MAX_STREAMS_PER_KEY", "0");
         if (mode == BenchOptions.Mode.KAFKA) {
             env.put("TOKENPIPE_DATA_DIR", dataDir.toString());
             env.put("EMBEDDED_KAFKA_PORT", o.kafkaProbe ? Integer.toString(freePort()) : "0");

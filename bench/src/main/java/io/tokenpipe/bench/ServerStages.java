@@ -41,7 +41,7 @@ final class ServerStages {
     static ServerStages read(HttpClient http, URI base) {
         try {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/metrics/stages"))
-                    .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                    .timeout(Duration.ofSeconds(5)).header("Authorization", BenchKey.authorization()).GET().build(), HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 return null;
             }

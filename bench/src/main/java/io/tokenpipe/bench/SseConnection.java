@@ -69,7 +69,8 @@ final class SseConnection {
                 .append("Host: ").append(address.getHostString()).append(':').append(address.getPort()).append("\r\n")
                 .append("Accept: text/event-stream\r\n")
                 .append("Cache-Control: no-cache\r\n")
-                .append("User-Agent: tokenpipe-bench\r\n");
+                .append("User-Agent: tokenpipe-bench\r\n")
+                .append("Authorization: ").append(BenchKey.authorization()).append("\r\n");
         if (lastEventId != null) {
             r.append("Last-Event-ID: ").append(lastEventId).append("\r\n");
         }

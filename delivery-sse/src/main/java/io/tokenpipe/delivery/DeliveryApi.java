@@ -2,6 +2,9 @@ package io.tokenpipe.delivery;
 
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.config.Env;
+import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.kafka.KafkaSettings;
@@ -10,6 +13,9 @@ import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionIndex;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Map;
 
 /**
  * The read side of the HTTP API: a session's events as Server-Sent Events (live, resumed, or
@@ -23,9 +29,20 @@ public final class DeliveryApi implements AutoCloseable {
     private final KafkaSessionLog sessionLog;
     private final SseEndpoint events;
     private final Transcripts transcripts;
+    private final StreamQuota quota;
+
+    /** Every environment variable the delivery API reads besides {@link DeliverySettings}. */
+    public static final List<Setting> QUOTA_SETTINGS = StreamQuota.SETTINGS;
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
+        this(settings, kafka, topics, partitions, index, Env.of(Map.of()));
+    }
+
+    /** @param env where the per-credential stream limits are read from ({@link #QUOTA_SETTINGS}) */
+    public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index,
+                       Env env) {
+        this.quota = StreamQuota.from(env);
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
@@ -38,7 +55,7 @@ public final class DeliveryApi implements AutoCloseable {
     }
 
     public void register(RoutesConfig routes) {
-        routes.get("/v1/sessions/{sessionId}/events", events::handle);
+        routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
     }
 
@@ -49,6 +66,20 @@ public final class DeliveryApi implements AutoCloseable {
     /** Streams open on this node. */
     public int openStreams() {
         return events.openStreams();
+    }
+
+    /** A stream, counted against its credential's quota while it is open. */
+    private void events(Context ctx) throws InterruptedException {
+        Runnable release = AccessControl.principal(ctx).map(quota::acquire).orElse(() -> { });
+        boolean started = false;
+        try {
+            events.handle(ctx, release);
+            started = true;
+        } finally {
+            if (!started) {
+                release.run();
+            }
+        }
     }
 
     private void transcript(Context ctx) throws InterruptedException {

@@ -1,6 +1,8 @@
 package io.tokenpipe.delivery;
 
 import io.javalin.Javalin;
+import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.auth.AuthSettings;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
@@ -17,6 +19,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.stream.Stream;
@@ -30,7 +33,7 @@ public final class DeliveryService implements AutoCloseable {
 
     /** Every environment variable delivery-sse reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            DeliverySettings.SETTINGS, IndexSettings.SETTINGS).flatMap(List::stream).toList();
+            DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;
@@ -51,15 +54,17 @@ public final class DeliveryService implements AutoCloseable {
         KafkaSettings kafka = KafkaSettings.from(env);
         Topics topics = Topics.from(env);
         DeliverySettings settings = DeliverySettings.from(env);
+        AccessControl access = AccessControl.from(AuthSettings.from(env), false, Clock.systemUTC());
         int partitions;
         try (Admin admin = Admin.create(kafka.admin())) {
             partitions = TopicBootstrap.ensure(admin, topics);
         }
-        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env));
-        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index).start();
+        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
+        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index, env).start();
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             Cors.apply(config, settings.corsOrigins());
+            access.register(config.routes);
             api.register(config.routes);
             IndexRoutes.register(config.routes, index);
             WebPage.register(config, settings.webIngestUrl());

@@ -31,8 +31,8 @@ public record DeliverySettings(
             "Concurrent streams one node accepts; beyond it new streams get 503 with Retry-After.");
     public static final Setting WEB_INGEST_URL = Setting.of("WEB_INGEST_URL", "",
             "Base URL of ingest-api as the web page at / should call it; empty means the page's own origin.");
-    public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "*",
-            "Comma-separated origins allowed to call the HTTP API from a browser; * allows any, empty disables CORS.");
+    public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "",
+            "Comma-separated origins allowed to call the HTTP API from a browser (e.g. the web page's origin when it is served by another node); empty allows none; * allows any (credentials are still required).");
 
     public static final Setting RECENT_EVENTS = Setting.of("SSE_RECENT_EVENTS", "16384",
             "Events per partition the live tail keeps in memory; new streams and resumes that reach back no further are served from it without reading Kafka.");

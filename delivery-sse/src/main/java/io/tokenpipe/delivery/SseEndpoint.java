@@ -45,6 +45,14 @@ public final class SseEndpoint {
 
     /** Handles the request; the response stays open while the stream follows the session. */
     public void handle(Context ctx) throws InterruptedException {
+        handle(ctx, () -> { });
+    }
+
+    /**
+     * As {@link #handle(Context)}; {@code onEnd} runs once the stream has ended, when the request was
+     * answered with a stream (this returned normally). When this throws, no stream began.
+     */
+    public void handle(Context ctx, Runnable onEnd) throws InterruptedException {
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
         boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
@@ -74,6 +82,7 @@ public final class SseEndpoint {
             CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
                 open.decrementAndGet();
                 streams.remove(started);
+                onEnd.run();
             });
             ctx.future(() -> done);
         } catch (IOException e) {
@@ -81,6 +90,7 @@ public final class SseEndpoint {
             if (stream != null) {
                 streams.remove(stream);
             }
+            onEnd.run();
             log.debug("client of {} left before its stream began", sessionId);
         }
     }

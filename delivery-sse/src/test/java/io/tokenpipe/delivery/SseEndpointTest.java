@@ -112,6 +112,37 @@ class SseEndpointTest {
         assertEquals("session_not_found", unknown.errorCode());
     }
 
+    @Test
+    void anyLastEventIdIsServedOrRefusedWithA400NeverAnError() {
+        append(SESSION, 1, 5);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(42);
+        String[] shapes = {"", " ", "0", "4", "5", "-0", "+1", "00000000000000000001", "9223372036854775807",
+                "9223372036854775808", "1.0", "0x1", "١", "1 2", "NaN"};
+        for (int i = 0; i < 300; i++) {
+            String value;
+            if (i < shapes.length) {
+                value = shapes[i];
+            } else {
+                StringBuilder b = new StringBuilder();
+                int length = random.nextInt(0, 24);
+                for (int c = 0; c < length; c++) {
+                    b.append(random.nextInt(3) == 0 ? (char) random.nextInt('0', '9' + 1) : (char) random.nextInt(0x21, 0x7f));
+                }
+                value = b.toString();
+            }
+            // The JDK client sends only ASCII header values; other text goes in the query.
+            boolean inQuery = random.nextBoolean() || !value.chars().allMatch(c -> c < 0x7f);
+            String path = "/v1/sessions/" + SESSION + "/events?follow=false"
+                    + (inQuery ? "&last_event_id=" + java.net.URLEncoder.encode(value, java.nio.charset.StandardCharsets.UTF_8) : "");
+            ApiClient.Response response = inQuery ? api.get(path) : api.get(path, Map.of("Last-Event-ID", value));
+            String where = "Last-Event-ID '" + value + "' in the " + (inQuery ? "query" : "header");
+            assertTrue(response.status() == 200 || response.status() == 400, where + ": " + response.status() + " " + response.body());
+            if (response.status() == 400) {
+                assertEquals("invalid_last_event_id", response.errorCode(), where);
+            }
+        }
+    }
+
     private void append(String session, int fromIndex, int toIndex) {
         for (int i = fromIndex; i <= toIndex; i++) {
             log.append(new TokenChunk(StreamEvent.VERSION, session, "t_1", i, 1, Instant.now(), "w" + i));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.tokenpipe.common.auth.ReadTokens;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
@@ -42,15 +43,18 @@ public final class IngestApi {
     private final KafkaWriter writer;
     private final SessionIndex index;
     private final TurnRequestParser parser;
+    private final ReadTokens readTokens;
     private final Clock clock;
 
+    /** @param readTokens signs the per-session read tokens handed out with a session */
     public IngestApi(IngestSettings settings, Topics topics, org.apache.kafka.clients.producer.Producer<String, byte[]> producer,
-                     SessionIndex index, Clock clock) {
+                     SessionIndex index, ReadTokens readTokens, Clock clock) {
         this.settings = settings;
         this.topics = topics;
         this.writer = new KafkaWriter(producer, settings.kafkaWriteTimeout());
         this.index = index;
         this.parser = new TurnRequestParser(settings);
+        this.readTokens = readTokens;
         this.clock = clock;
     }
 
@@ -60,6 +64,7 @@ public final class IngestApi {
         routes.post("/v1/sessions/{sessionId}/turns", this::submitTurn);
         routes.get("/v1/sessions/{sessionId}/turns/{turnId}", this::getTurn);
         routes.post("/v1/sessions/{sessionId}/turns/{turnId}/cancel", this::cancelTurn);
+        routes.post("/v1/sessions/{sessionId}/read-tokens", this::issueReadToken);
     }
 
     private void createSession(Context ctx) {
@@ -81,7 +86,28 @@ public final class IngestApi {
         response.put("turns_url", "/v1/sessions/" + sessionId + "/turns");
         response.put("events_url", streamUrl(sessionId, "/events"));
         response.put("transcript_url", streamUrl(sessionId, "/transcript"));
+        putReadToken(response, sessionId);
         ctx.status(201).header("Location", "/v1/sessions/" + sessionId).json(response);
+    }
+
+    /**
+     * A new read token for an existing session: for a page that reopens a session, or whose token
+     * expired. The token can be handed to an end user: it reads that one session and nothing else.
+     */
+    private void issueReadToken(Context ctx) {
+        String sessionId = sessionId(ctx);
+        existingSession(sessionId);
+        Map<String, Object> response = new LinkedHashMap<>();
+        response.put("session_id", sessionId);
+        putReadToken(response, sessionId);
+        response.put("events_url", streamUrl(sessionId, "/events"));
+        ctx.status(201).json(response);
+    }
+
+    private void putReadToken(Map<String, Object> response, String sessionId) {
+        ReadTokens.Issued token = readTokens.issueRead(sessionId);
+        response.put("read_token", token.token());
+        response.put("read_token_expires_at", token.expiresAt());
     }
 
     private void submitTurn(Context ctx) {

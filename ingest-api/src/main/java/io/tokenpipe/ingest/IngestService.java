@@ -1,6 +1,8 @@
 package io.tokenpipe.ingest;
 
 import io.javalin.Javalin;
+import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.auth.AuthSettings;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
@@ -34,7 +36,7 @@ public final class IngestService implements AutoCloseable {
 
     /** Every environment variable ingest-api reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            IngestSettings.SETTINGS, IndexSettings.SETTINGS).flatMap(List::stream).toList();
+            IngestSettings.SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final SessionIndex index;
@@ -55,16 +57,18 @@ public final class IngestService implements AutoCloseable {
         KafkaSettings kafka = KafkaSettings.from(env);
         Topics topics = Topics.from(env);
         IngestSettings settings = IngestSettings.from(env);
+        AccessControl access = AccessControl.from(AuthSettings.from(env), false, Clock.systemUTC());
         try (Admin admin = Admin.create(kafka.admin())) {
             TopicBootstrap.ensure(admin, topics);
         }
         Producer<String, byte[]> producer = createProducer(kafka);
-        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env));
-        IngestApi api = new IngestApi(settings, topics, producer, index, Clock.systemUTC());
+        SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
+        IngestApi api = new IngestApi(settings, topics, producer, index, access.tokens(), Clock.systemUTC());
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             config.http.maxRequestSize = settings.maxRequestBytes();
             Cors.apply(config, settings.corsOrigins());
+            access.register(config.routes);
             api.register(config.routes);
             IndexRoutes.register(config.routes, index);
             Health.register(config.routes, Map.of("session_index", index::running));

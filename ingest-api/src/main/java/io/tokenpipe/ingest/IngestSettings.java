@@ -33,8 +33,8 @@ public record IngestSettings(
             "Public base URL of delivery-sse, used in the events_url and transcript_url of responses; empty gives paths relative to this host.");
     public static final Setting KAFKA_WRITE_TIMEOUT_MS = Setting.of("INGEST_KAFKA_WRITE_TIMEOUT_MS", "10000",
             "How long a request waits for Kafka to acknowledge its write before answering 503.");
-    public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "*",
-            "Comma-separated origins allowed to call the HTTP API from a browser; * allows any, empty disables CORS.");
+    public static final Setting CORS_ORIGINS = Setting.of("CORS_ORIGINS", "",
+            "Comma-separated origins allowed to call the HTTP API from a browser (e.g. the web page's origin when it is served by another node); empty allows none; * allows any (credentials are still required).");
 
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, PROMPT_MAX_BYTES, MAX_TOKENS_LIMIT, DEFAULT_MODEL,
             ALLOWED_MODELS, MAX_TURNS_PER_SESSION, STREAM_BASE_URL, KAFKA_WRITE_TIMEOUT_MS, CORS_ORIGINS);

@@ -151,7 +151,8 @@ final class TurnRequestParser {
 
     private Integer maxTokens(JsonNode node) {
         if (node == null || node.isNull()) {
-            return null;
+            // Never unbounded: leaving max_tokens out must not bypass MAX_TOKENS_LIMIT.
+            return settings.maxTokensLimit();
         }
         if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 1 || node.asInt() > settings.maxTokensLimit()) {
             throw invalid("'max_tokens' must be an integer from 1 to " + settings.maxTokensLimit());

@@ -38,6 +38,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * This node's member of the session index (a Kafka Streams application shared by every HTTP node).
@@ -58,15 +59,25 @@ public final class SessionIndex implements AutoCloseable {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2))
             .build();
+    private final Supplier<String> nodeAuthorization;
     private volatile KafkaStreams streams;
     private volatile HostInfo self;
     private Admin admin;
     private volatile EndOffsets endOffsets;
 
     public SessionIndex(KafkaSettings kafka, Topics topics, IndexSettings settings) {
+        this(kafka, topics, settings, () -> null);
+    }
+
+    /**
+     * @param nodeAuthorization the {@code Authorization} header this node sends with its lookups to
+     *                          other nodes (their index route is not public); {@code null} for none
+     */
+    public SessionIndex(KafkaSettings kafka, Topics topics, IndexSettings settings, Supplier<String> nodeAuthorization) {
         this.kafka = kafka;
         this.topics = topics;
         this.settings = settings;
+        this.nodeAuthorization = nodeAuthorization;
     }
 
     /** Joins the index; {@code httpPort} is where this node serves lookups to the other nodes. */
@@ -243,7 +254,12 @@ public final class SessionIndex implements AutoCloseable {
     private IndexAnswer lookupRemote(HostInfo owner, String sessionId, boolean fresh) {
         URI uri = URI.create("http://" + owner.host() + ":" + owner.port() + ROUTE
                 + URLEncoder.encode(sessionId, StandardCharsets.UTF_8) + "?fresh=" + fresh);
-        HttpRequest request = HttpRequest.newBuilder(uri).timeout(settings.lookupTimeout()).GET().build();
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(settings.lookupTimeout()).GET();
+        String authorization = nodeAuthorization.get();
+        if (authorization != null) {
+            builder.header("Authorization", authorization);
+        }
+        HttpRequest request = builder.build();
         try {
             HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
             if (response.statusCode() == 200) {

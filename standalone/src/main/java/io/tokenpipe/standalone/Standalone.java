@@ -1,6 +1,10 @@
 package io.tokenpipe.standalone;
 
 import io.javalin.Javalin;
+import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.auth.ApiKeys;
+import io.tokenpipe.common.auth.AuthSettings;
+import io.tokenpipe.common.auth.Scope;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
@@ -28,10 +32,12 @@ import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.stream.Stream;
@@ -56,20 +62,32 @@ public final class Standalone implements AutoCloseable {
     private final String bootstrapServers;
     private final WorkerService.Worker worker;
     private final DeliveryApi delivery;
+    private final String developmentKey;
+    private final Path developmentKeyFile;
 
     private Standalone(Deque<AutoCloseable> closeInReverse, Javalin http, String bootstrapServers, WorkerService.Worker worker,
-                       DeliveryApi delivery) {
+                       DeliveryApi delivery, String developmentKey, Path developmentKeyFile) {
         this.closeInReverse = closeInReverse;
         this.http = http;
         this.bootstrapServers = bootstrapServers;
         this.worker = worker;
         this.delivery = delivery;
+        this.developmentKey = developmentKey;
+        this.developmentKeyFile = developmentKeyFile;
     }
 
     public static void main(String[] args) {
         Standalone stack = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
         log.info("tokenpipe is up: open http://localhost:{}/ (Kafka at {})", stack.port(), stack.bootstrapServers());
+        if (stack.developmentKey() != null) {
+            // On the console for the person who started it, on purpose; never through the logger.
+            System.out.println();
+            System.out.println("  Open http://localhost:" + stack.port() + "/#key=" + stack.developmentKey());
+            System.out.println("  (a development API key with every scope, kept in " + stack.developmentKeyFile()
+                    + "; use it as Authorization: Bearer <key>. Configure API_KEYS to use your own.)");
+            System.out.println();
+        }
     }
 
     public static Standalone start(Env env) {
@@ -87,7 +105,15 @@ public final class Standalone implements AutoCloseable {
             if (!env.isSet(IndexSettings.STATE_DIR)) {
                 derived.put(IndexSettings.STATE_DIR.name(), settings.dataDir().resolve("state").toString());
             }
+            AuthSettings configuredAuth = AuthSettings.from(env);
+            String developmentKey = null;
+            if (!configuredAuth.open() && !configuredAuth.hasKeys()) {
+                developmentKey = DevelopmentKey.loadOrCreate(settings.dataDir());
+                derived.put(AuthSettings.API_KEYS.name(), ApiKeys.entry("dev", EnumSet.of(Scope.ADMIN), developmentKey));
+            }
             Env effective = env.with(derived);
+            // One process issues and checks every token: a made-up secret will do when none is configured.
+            AccessControl access = AccessControl.from(AuthSettings.from(effective), true, Clock.systemUTC());
 
             KafkaSettings kafka = KafkaSettings.from(effective);
             Topics topics = Topics.from(effective);
@@ -96,14 +122,14 @@ public final class Standalone implements AutoCloseable {
                 partitions = TopicBootstrap.ensure(admin, topics);
             }
 
-            SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(effective));
+            SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(effective), access::nodeAuthorization);
             resources.push(index);
             IngestSettings ingestSettings = IngestSettings.from(effective);
             Producer<String, byte[]> producer = IngestService.createProducer(kafka);
             resources.push(() -> producer.close(Duration.ofSeconds(5)));
-            IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, Clock.systemUTC());
+            IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, access.tokens(), Clock.systemUTC());
             DeliverySettings deliverySettings = DeliverySettings.from(effective);
-            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index).start();
+            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective).start();
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
 
@@ -112,6 +138,7 @@ public final class Standalone implements AutoCloseable {
                 HttpDefaults.apply(config);
                 config.http.maxRequestSize = ingestSettings.maxRequestBytes();
                 Cors.apply(config, ingestSettings.corsOrigins());
+                access.register(config.routes);
                 ingest.register(config.routes);
                 delivery.register(config.routes);
                 IndexRoutes.register(config.routes, index);
@@ -137,7 +164,8 @@ public final class Standalone implements AutoCloseable {
             workerRef.set(worker);
             index.awaitRunning(Duration.ofSeconds(60));
             log.info("tokenpipe started in {} ms", (System.nanoTime() - began) / 1_000_000);
-            return new Standalone(resources, http, kafka.bootstrapServers(), worker, delivery);
+            return new Standalone(resources, http, kafka.bootstrapServers(), worker, delivery, developmentKey,
+                    settings.dataDir().resolve(DevelopmentKey.FILE_NAME));
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
@@ -146,6 +174,15 @@ public final class Standalone implements AutoCloseable {
 
     public int port() {
         return http.port();
+    }
+
+    /** The key made up because none was configured ({@link DevelopmentKey}), or {@code null}. */
+    public String developmentKey() {
+        return developmentKey;
+    }
+
+    Path developmentKeyFile() {
+        return developmentKeyFile;
     }
 
     public String bootstrapServers() {

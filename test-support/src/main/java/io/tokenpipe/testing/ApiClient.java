@@ -34,9 +34,21 @@ public final class ApiClient {
             .build();
 
     private final String base;
+    private final String credential;
 
+    /** A client that sends the test stacks' admin key ({@link TestAuth#ADMIN_KEY}). */
     public ApiClient(String base) {
+        this(base, TestAuth.ADMIN_KEY);
+    }
+
+    private ApiClient(String base, String credential) {
         this.base = base;
+        this.credential = credential;
+    }
+
+    /** The same server, with another API key or token; {@code null} for none at all. */
+    public ApiClient as(String credential) {
+        return new ApiClient(base, credential);
     }
 
     public ApiClient(int port) {
@@ -81,14 +93,22 @@ public final class ApiClient {
 
     public Response post(String path, String body, Map<String, String> headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofString(body));
-        headers.forEach(request::header);
+        withHeaders(request, headers);
         return send(request.build());
     }
 
     public Response get(String path, Map<String, String> headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).GET();
-        headers.forEach(request::header);
+        withHeaders(request, headers);
         return send(request.build());
+    }
+
+    /** The headers given, and this client's credential unless they carry one of their own. */
+    private void withHeaders(HttpRequest.Builder request, Map<String, String> headers) {
+        headers.forEach(request::header);
+        if (credential != null && headers.keySet().stream().noneMatch("Authorization"::equalsIgnoreCase)) {
+            request.header("Authorization", TestAuth.bearer(credential));
+        }
     }
 
     public Response get(String path) {

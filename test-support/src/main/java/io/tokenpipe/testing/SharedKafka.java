@@ -64,6 +64,7 @@ public final class SharedKafka {
         env.put(Topics.TURNS.name(), topics.turns());
         env.put(Topics.CONTROL.name(), topics.control());
         env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
+        env.putAll(TestAuth.env()); // authentication on, as in production; the test clients send TestAuth's keys
         return env;
     }
 

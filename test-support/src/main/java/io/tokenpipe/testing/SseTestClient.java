@@ -51,10 +51,24 @@ public final class SseTestClient implements AutoCloseable {
         }
     }
 
-    /** Opens the stream; returns once the response status and headers have arrived. */
+    /**
+     * Opens the stream; returns once the response status and headers have arrived. Sends the test
+     * stacks' admin key ({@link TestAuth#ADMIN_KEY}) unless {@code headers} carry an Authorization of
+     * their own, or the URI an {@code access_token}.
+     */
     public static SseTestClient connect(URI uri, Map<String, String> headers) {
+        boolean ownCredential = headers.keySet().stream().anyMatch("Authorization"::equalsIgnoreCase)
+                || (uri.getRawQuery() != null && uri.getRawQuery().contains("access_token="));
+        return connectWith(uri, headers, ownCredential ? null : TestAuth.ADMIN_KEY);
+    }
+
+    /** Opens the stream with this credential (an API key or read token), or none when {@code null}. */
+    public static SseTestClient connectWith(URI uri, Map<String, String> headers, String credential) {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).GET().header("Accept", "text/event-stream");
         headers.forEach(request::header);
+        if (credential != null) {
+            request.header("Authorization", TestAuth.bearer(credential));
+        }
         try {
             return new SseTestClient(HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
         } catch (IOException e) {

@@ -72,6 +72,15 @@ public final class SyntheticModel implements ChatModel {
         if (rateOption != null && !(rateOption > 0)) {
             throw invalid(OPT_TOKENS_PER_SECOND + " must be greater than 0, got " + rateOption);
         }
+        if (tokensOption != null && tokensOption > settings.maxOptionTokens()) {
+            throw invalid(OPT_TOKENS + " must be at most " + settings.maxOptionTokens() + " here, got " + tokensOption);
+        }
+        if (ttftOption != null && ttftOption > settings.maxOptionTtft().toMillis()) {
+            throw invalid(OPT_TTFT_MS + " must be at most " + settings.maxOptionTtft().toMillis() + " here, got " + ttftOption);
+        }
+        if (rateOption != null && rateOption < settings.minOptionRate()) {
+            throw invalid(OPT_TOKENS_PER_SECOND + " must be at least " + settings.minOptionRate() + " here, got " + rateOption);
+        }
         long ttftNanos = ttftOption != null ? ttftOption * 1_000_000L : settings.timeToFirstToken().toNanos();
         double rate = rateOption != null ? rateOption : settings.tokensPerSecond();
 

@@ -207,7 +207,32 @@ class SyntheticModelTest {
                 "SYNTHETIC_TOKENS_PER_SECOND", "0")));
         assertEquals(Duration.ZERO, custom.timeToFirstToken());
         assertEquals(0.0, custom.tokensPerSecond());
-        assertEquals(List.of("SYNTHETIC_TTFT_MS", "SYNTHETIC_TOKENS_PER_SECOND"),
+        assertEquals(List.of("SYNTHETIC_TTFT_MS", "SYNTHETIC_TOKENS_PER_SECOND", "SYNTHETIC_MAX_OPTION_TTFT_MS",
+                        "SYNTHETIC_MIN_OPTION_TOKENS_PER_SECOND", "SYNTHETIC_MAX_OPTION_TOKENS"),
                 SyntheticSettings.SETTINGS.stream().map(s -> s.name()).toList());
+        assertEquals(Duration.ofSeconds(10), defaults.maxOptionTtft());
+        assertEquals(1.0, defaults.minOptionRate());
+        assertEquals(4096, defaults.maxOptionTokens());
+    }
+
+    @Test
+    void optionsBeyondTheServersBoundsFailTheTurnAtOnce() {
+        SyntheticModel bounded = new SyntheticModel(new SyntheticSettings(Duration.ZERO, 0, Duration.ofMillis(500), 2, 100));
+        for (Map<String, Object> options : List.<Map<String, Object>>of(
+                Map.of("tokens", 101),
+                Map.of("tokens", Long.MAX_VALUE / 2),
+                Map.of("time_to_first_token_ms", 501),
+                Map.of("time_to_first_token_ms", 86_400_000),
+                Map.of("tokens_per_second", 1.5),
+                Map.of("tokens_per_second", 0.0001))) {
+            ModelException e = assertThrows(ModelException.class, () -> run(bounded, params(null, 1L, options), ""));
+            assertEquals("invalid_options", e.code(), options.toString());
+        }
+    }
+
+    @Test
+    void optionsAtTheBoundsAreServed() throws Exception {
+        SyntheticModel bounded = new SyntheticModel(new SyntheticSettings(Duration.ZERO, 0, Duration.ofMillis(500), 2, 100));
+        assertEquals(100, run(bounded, params(null, 1L, Map.of("tokens", 100, "time_to_first_token_ms", 0)), "").deltas().size());
     }
 }

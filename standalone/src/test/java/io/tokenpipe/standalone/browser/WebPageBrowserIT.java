@@ -3,6 +3,7 @@ package io.tokenpipe.standalone.browser;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tokenpipe.standalone.Standalone;
 import io.tokenpipe.testing.ApiClient;
+import io.tokenpipe.testing.TestAuth;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -230,9 +231,12 @@ class WebPageBrowserIT {
         }
     }
 
-    /** Opens / (a new chat), waits until its stream is live, and returns the session id. */
+    /**
+     * Opens / with an API key in the fragment, as ./tokenpipe run prints it (a new chat), waits until
+     * its stream is live, and returns the session id.
+     */
     private static String openNewChat() {
-        browser.driver().get(api.base() + "/");
+        browser.driver().get(api.base() + "/#key=" + TestAuth.ADMIN_KEY);
         return awaitSession();
     }
 

@@ -38,6 +38,8 @@ import java.util.regex.Pattern;
  * @param maxRetries        retries of a retryable failure before the first token (so up to {@code maxRetries + 1} attempts)
  * @param retryBase         back-off before the first retry (doubled for each further one, with full jitter)
  * @param retryMax          back-off cap
+ * @param forwardOptions    the turn options copied into the upstream request; none by default, since a
+ *                          client could otherwise raise the cost of a paid backend ({@code n}, {@code service_tier}…)
  */
 public record BackendSettings(
         String name,
@@ -54,7 +56,8 @@ public record BackendSettings(
         Duration turnTimeout,
         int maxRetries,
         Duration retryBase,
-        Duration retryMax) {
+        Duration retryMax,
+        Set<String> forwardOptions) {
 
     /** What a backend does when asked to continue an answer another attempt began. */
     public enum Continuation {
@@ -109,10 +112,12 @@ public record BackendSettings(
             "Back-off before the first retry, doubled for each further one, with full jitter; a 429's Retry-After is honoured.");
     public static final Setting RETRY_MAX_MS = template("RETRY_MAX_MS", "10000",
             "Upper bound of the back-off between retries.");
+    public static final Setting FORWARD_OPTIONS = template("FORWARD_OPTIONS", "",
+            "Comma-separated names of a turn's options copied into the upstream request (e.g. top_p,presence_penalty); empty forwards none, so clients cannot set cost-raising fields such as n, service_tier or max_completion_tokens.");
 
     private static final List<Setting> PER_BACKEND = List.of(BASE_URL, API_KEY, MODELS, UPSTREAM_MODEL, HEADERS,
             CONTINUATION, FALLBACK, CONNECT_TIMEOUT_MS, FIRST_TOKEN_TIMEOUT_MS, IDLE_TIMEOUT_MS, TURN_TIMEOUT_MS,
-            MAX_RETRIES, RETRY_BASE_MS, RETRY_MAX_MS);
+            MAX_RETRIES, RETRY_BASE_MS, RETRY_MAX_MS, FORWARD_OPTIONS);
 
     private static final Pattern NAME = Pattern.compile("[A-Z0-9_]+");
     private static final Pattern VARIABLE = Pattern.compile("BACKEND_([A-Z0-9_]+)_(" + String.join("|",
@@ -125,6 +130,7 @@ public record BackendSettings(
     public BackendSettings {
         models = List.copyOf(models);
         headers = Collections.unmodifiableMap(new LinkedHashMap<>(headers));
+        forwardOptions = forwardOptions == null ? Set.of() : Set.copyOf(forwardOptions);
     }
 
     /** The documented settings, named with the literal {@code <NAME>} placeholder, after {@code MODEL_BACKENDS}. */
@@ -215,7 +221,7 @@ public record BackendSettings(
         return new BackendSettings(name, baseUrl, apiKey, models, upstreamModel, headers, continuation, fallback,
                 positiveMillis(env, CONNECT_TIMEOUT_MS, name), positiveMillis(env, FIRST_TOKEN_TIMEOUT_MS, name),
                 positiveMillis(env, IDLE_TIMEOUT_MS, name), positiveMillis(env, TURN_TIMEOUT_MS, name),
-                maxRetries, retryBase, retryMax);
+                maxRetries, retryBase, retryMax, Set.copyOf(env.list(setting(FORWARD_OPTIONS, name))));
     }
 
     /** {@code <baseUrl>/chat/completions}, keeping a query string of the base URL. */

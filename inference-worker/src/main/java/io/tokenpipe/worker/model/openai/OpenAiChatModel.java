@@ -283,7 +283,9 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
         }
         for (Map.Entry<String, Object> option : params.options().entrySet()) {
             String key = option.getKey();
-            if (!WORKER_OPTIONS.contains(key) && !CONTROLLED_FIELDS.contains(key) && !body.has(key)) {
+            // Only what the operator allowed (BACKEND_<NAME>_FORWARD_OPTIONS): a client must not raise the cost.
+            if (settings.forwardOptions().contains(key) && !WORKER_OPTIONS.contains(key) && !CONTROLLED_FIELDS.contains(key)
+                    && !body.has(key)) {
                 body.set(key, Json.MAPPER.valueToTree(option.getValue()));
             }
         }

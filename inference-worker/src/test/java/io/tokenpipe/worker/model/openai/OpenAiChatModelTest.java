@@ -196,9 +196,11 @@ class OpenAiChatModelTest {
     void sendsTheConversationParametersOptionsAndHeaders() throws Exception {
         fake.then(FakeUpstream.stream("ok"));
         OpenAiChatModel model = backend("API_KEY", "sk-test-123", "UPSTREAM_MODEL", "llama3.1:8b",
-                "HEADERS", "X-Org: acme; X-Trace:  t-1 ");
+                "HEADERS", "X-Org: acme; X-Trace:  t-1 ", "FORWARD_OPTIONS", "top_p,stream,max_tokens");
         Map<String, Object> options = new HashMap<>();
         options.put("top_p", 0.9);
+        options.put("n", 8); // not in FORWARD_OPTIONS: would multiply the cost
+        options.put("service_tier", "priority");
         options.put("tokens", 10);
         options.put("tokens_per_second", 5);
         options.put("time_to_first_token_ms", 100);
@@ -229,9 +231,21 @@ class OpenAiChatModelTest {
         assertEquals(42L, body.path("seed").asLong());
         assertEquals(0.9, body.path("top_p").asDouble());
         for (String absent : List.of("tokens", "tokens_per_second", "time_to_first_token_ms", "continue_final_message",
-                "add_generation_prompt")) {
+                "add_generation_prompt", "n", "service_tier")) {
             assertFalse(body.has(absent), absent + " must not be sent");
         }
+    }
+
+    @Test
+    void forwardsNoOptionUpstreamUnlessTheBackendAllowsIt() throws Exception {
+        fake.then(FakeUpstream.stream("ok"));
+        Map<String, Object> options = Map.of("top_p", 0.9, "n", 8, "store", true, "max_completion_tokens", 100000);
+        backend().generate(new ChatRequest("llama3", QUESTION, new GenerationParams(64, null, null, null, options), ""), recorder);
+        JsonNode body = fake.takeRequest().json();
+        for (String absent : options.keySet()) {
+            assertFalse(body.has(absent), absent + " must not be sent without BACKEND_FAKE_FORWARD_OPTIONS");
+        }
+        assertEquals(64, body.path("max_tokens").asInt());
     }
 
     @Test

@@ -1,0 +1,39 @@
+package io.tokenpipe.common.auth;
+
+import java.util.List;
+
+import static io.tokenpipe.common.auth.Scope.AUDIT;
+import static io.tokenpipe.common.auth.Scope.READ;
+import static io.tokenpipe.common.auth.Scope.SUBMIT;
+
+/**
+ * Who may call which route: the one table every tokenpipe HTTP server enforces (through
+ * {@link AccessControl}). A route with no line here answers only admin keys, so a route added
+ * without a line is closed, not open. Adding a route? Add its line; docs/security.md explains the model.
+ */
+public final class AccessRules {
+
+    private AccessRules() {
+    }
+
+    public static final List<AccessRule> TABLE = List.of(
+            AccessRule.of("GET", "/health", Access.PUBLIC),
+            AccessRule.webPage(),
+            AccessRule.of("GET", "/web-config.js", Access.PUBLIC),
+
+            AccessRule.of("POST", "/v1/sessions", Access.keyWith(SUBMIT)),
+            AccessRule.of("POST", "/v1/sessions/{sessionId}/turns", Access.keyWith(SUBMIT)),
+            AccessRule.of("POST", "/v1/sessions/{sessionId}/turns/{turnId}/cancel", Access.keyWith(SUBMIT)),
+            AccessRule.of("POST", "/v1/sessions/{sessionId}/read-tokens", Access.keyWith(SUBMIT)),
+            AccessRule.of("GET", "/v1/sessions/{sessionId}", Access.keyWith(SUBMIT, READ, AUDIT).orSessionToken()),
+            AccessRule.of("GET", "/v1/sessions/{sessionId}/turns/{turnId}", Access.keyWith(SUBMIT, READ, AUDIT).orSessionToken()),
+            AccessRule.of("GET", "/v1/sessions/{sessionId}/events", Access.keyWith(READ, AUDIT).orSessionToken()),
+            // A read token's holder already sees every event of its session, prompts included.
+            AccessRule.of("GET", "/v1/sessions/{sessionId}/transcript", Access.keyWith(AUDIT).orSessionToken()),
+
+            // The session index's lookups between nodes (session-index's SessionIndex.ROUTE).
+            AccessRule.of("GET", "/internal/v1/session-index/{sessionId}", Access.NODE),
+
+            AccessRule.of("GET", "/metrics", Access.admin()),
+            AccessRule.of("GET", "/metrics/stages", Access.admin()));
+}
