@@ -73,6 +73,13 @@ class SharedKafkaIT {
     }
 
     @Test
+    void theConditionThatSkipsBrokerTestsWithoutDockerIsRegistered() {
+        // Auto-detected (parent pom): without it, a skipped @BeforeAll would hide whole classes.
+        assertTrue(ContainerBrokerCondition.CONSULTED.contains(SharedKafkaIT.class.getName()),
+                "ContainerBrokerCondition was not consulted: " + ContainerBrokerCondition.CONSULTED);
+    }
+
+    @Test
     void theSharedBrokerIsTheOneTheSwitchSelects() {
         assertEquals(BrokerChoice.selected(), SharedKafka.kind());
     }
