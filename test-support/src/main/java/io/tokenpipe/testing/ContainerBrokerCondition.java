@@ -7,6 +7,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Skips every {@code *IT} class (the tier that needs a broker) when the container broker is chosen and
@@ -33,12 +34,19 @@ public final class ContainerBrokerCondition implements ExecutionCondition {
             testClass = testClass.getEnclosingClass();
         }
         CONSULTED.add(testClass.getName());
-        return decide(testClass.getSimpleName(), BrokerChoice.selected(), DockerEngine::available);
+        return decide(testClass.getSimpleName(), BrokerChoice::selected, DockerEngine::available);
     }
 
-    static ConditionEvaluationResult decide(String className, BrokerChoice choice, BooleanSupplier dockerAvailable) {
-        if (!className.endsWith("IT") || choice != BrokerChoice.CONTAINER) {
-            return ConditionEvaluationResult.enabled("needs no container broker");
+    /**
+     * Skipped only for a class of the broker tier when the container is chosen and Docker is absent.
+     * The switch is read for that tier only: a mistyped value fails those classes, not the others.
+     */
+    static ConditionEvaluationResult decide(String className, Supplier<BrokerChoice> choice, BooleanSupplier dockerAvailable) {
+        if (!className.endsWith("IT")) {
+            return ConditionEvaluationResult.enabled("needs no broker");
+        }
+        if (choice.get() != BrokerChoice.CONTAINER) {
+            return ConditionEvaluationResult.enabled("the embedded broker needs no Docker");
         }
         return dockerAvailable.getAsBoolean()
                 ? ConditionEvaluationResult.enabled("a Docker engine runs the container broker")

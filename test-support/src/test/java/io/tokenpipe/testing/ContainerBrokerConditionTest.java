@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ConditionEvaluationResult;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,25 +14,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ContainerBrokerConditionTest {
 
     private static final BooleanSupplier NO_DOCKER = () -> false;
-    private static final BooleanSupplier NOT_ASKED = () -> {
+    private static final BooleanSupplier DOCKER_NOT_ASKED = () -> {
         throw new AssertionError("Docker must not be looked up here");
+    };
+    private static final Supplier<BrokerChoice> SWITCH_NOT_READ = () -> {
+        throw new AssertionError("the switch must not be read here");
     };
 
     @Test
     void withTheContainerSwitchAndNoDockerTheBrokerTestsAreSkippedWithTheReason() {
-        ConditionEvaluationResult result = ContainerBrokerCondition.decide("PipelineIT", BrokerChoice.CONTAINER, NO_DOCKER);
+        ConditionEvaluationResult result = ContainerBrokerCondition.decide("PipelineIT", () -> BrokerChoice.CONTAINER, NO_DOCKER);
         assertTrue(result.isDisabled());
         assertEquals(SharedKafka.NO_DOCKER, result.getReason().orElseThrow());
     }
 
     @Test
     void withDockerTheBrokerTestsRun() {
-        assertFalse(ContainerBrokerCondition.decide("PipelineIT", BrokerChoice.CONTAINER, () -> true).isDisabled());
+        assertFalse(ContainerBrokerCondition.decide("PipelineIT", () -> BrokerChoice.CONTAINER, () -> true).isDisabled());
     }
 
     @Test
-    void theEmbeddedBrokerNeedsNoDockerAndTestsWithoutABrokerAlwaysRun() {
-        assertFalse(ContainerBrokerCondition.decide("PipelineIT", BrokerChoice.EMBEDDED, NOT_ASKED).isDisabled());
-        assertFalse(ContainerBrokerCondition.decide("ComposeFileTest", BrokerChoice.CONTAINER, NOT_ASKED).isDisabled());
+    void theEmbeddedBrokerNeedsNoDocker() {
+        assertFalse(ContainerBrokerCondition.decide("PipelineIT", () -> BrokerChoice.EMBEDDED, DOCKER_NOT_ASKED).isDisabled());
+    }
+
+    @Test
+    void testsOutsideTheBrokerTierRunWhateverTheSwitchSays() {
+        assertFalse(ContainerBrokerCondition.decide("ComposeFileTest", SWITCH_NOT_READ, DOCKER_NOT_ASKED).isDisabled());
     }
 }
