@@ -1,11 +1,13 @@
 package io.tokenpipe.standalone;
 
+import io.tokenpipe.common.auth.AuthSettings;
 import io.tokenpipe.testing.ApiClient;
 import io.tokenpipe.testing.BrokerChoice;
 import io.tokenpipe.testing.ComposeFile;
 import io.tokenpipe.testing.DockerEngine;
 import io.tokenpipe.testing.SseEvent;
 import io.tokenpipe.testing.SseTestClient;
+import io.tokenpipe.testing.TestAuth;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -81,7 +83,11 @@ class ComposeStackIT {
                 "TOKENPIPE_INGEST_PORT", port(ingest),
                 "TOKENPIPE_DELIVERY_PORT", port(delivery),
                 "TOKENPIPE_PUBLIC_INGEST_URL", ingest.base(),
-                "TOKENPIPE_PUBLIC_DELIVERY_URL", delivery.base()),
+                "TOKENPIPE_PUBLIC_DELIVERY_URL", delivery.base(),
+                // The stack refuses to start without a token secret, and every request without a key:
+                // the test clients send TestAuth's admin key.
+                "TOKENPIPE_API_KEYS", TestAuth.env().get(AuthSettings.API_KEYS.name()),
+                "TOKENPIPE_AUTH_TOKEN_SECRET", TestAuth.TOKEN_SECRET),
                 Path.of("target", "compose-smoke"));
         // --wait returns once every service's health check passes, and fails when one never does.
         compose.run(BUILD_AND_START, "up", "--build", "--detach", "--wait");
