@@ -6,6 +6,8 @@ import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.SessionLog;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionIndex;
 import org.slf4j.Logger;
@@ -19,17 +21,21 @@ public final class DeliveryApi implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeliveryApi.class);
 
+    private final DeliverySettings settings;
     private final SessionIndex index;
     private final KafkaSessionLog sessionLog;
     private final SseEndpoint events;
     private final Transcripts transcripts;
+    private final Metrics.AutoCloseableGauge openStreamsGauge;
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
+        this.settings = settings;
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
         this.transcripts = new Transcripts(topics, sessionLog);
+        this.openStreamsGauge = Metrics.gauge(Metrics.OPEN_STREAMS, "Event streams open on delivery nodes", events::openStreams);
     }
 
     public DeliveryApi start() {
@@ -40,6 +46,18 @@ public final class DeliveryApi implements AutoCloseable {
     public void register(RoutesConfig routes) {
         routes.get("/v1/sessions/{sessionId}/events", events::handle);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+    }
+
+    DeliverySettings settings() {
+        return settings;
+    }
+
+    SseEndpoint events() {
+        return events;
+    }
+
+    SessionLog sessionLog() {
+        return sessionLog;
     }
 
     public boolean healthy() {
@@ -85,5 +103,6 @@ public final class DeliveryApi implements AutoCloseable {
     public void close() {
         endStreams();
         sessionLog.close();
+        openStreamsGauge.close();
     }
 }
