@@ -7,10 +7,10 @@ import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.log.LogEvent;
-import io.tokenpipe.common.log.SseFrames;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 
 /**
  * One turn as OpenAI's streamed Chat Completion: {@code turn.started} → a chunk with
@@ -25,6 +25,8 @@ import java.io.OutputStream;
  */
 final class ChatChunkFormat implements StreamFormat {
 
+    private static final byte[] HEARTBEAT = ": heartbeat\n".getBytes(StandardCharsets.US_ASCII);
+
     private final String completionId;
     private final boolean includeUsage;
     private final long resumeAfter;
@@ -37,7 +39,8 @@ final class ChatChunkFormat implements StreamFormat {
         this.completionId = completionId;
         this.includeUsage = includeUsage;
         this.resumeAfter = resumeAfter;
-        this.preamble = SseFrames.retry(retryMillis);
+        // A line, not an event: it joins the first chunk's block (see heartbeat()).
+        this.preamble = ("retry: " + retryMillis + "\n").getBytes(StandardCharsets.US_ASCII);
         this.turn = new TurnEvents(turnId);
     }
 
@@ -46,9 +49,15 @@ final class ChatChunkFormat implements StreamFormat {
         return preamble;
     }
 
+    /**
+     * A comment line without the blank line that would end an event: it becomes part of the next
+     * chunk's block. OpenAI's Python SDK dispatches every blank-line-terminated block once it has seen an
+     * {@code id}, even one without data, and then fails to parse the empty data as JSON; so every block
+     * this format ends must carry data (seen with openai 3.22.1 for Python; the JS SDK skips such blocks).
+     */
     @Override
     public byte[] heartbeat() {
-        return SseFrames.HEARTBEAT; // a comment line: OpenAI SDKs skip it
+        return HEARTBEAT;
     }
 
     @Override

@@ -67,6 +67,32 @@ class ChatChunkFormatTest {
         assertEquals(4, usage.at("/usage/total_tokens").asInt());
     }
 
+    /**
+     * OpenAI's Python SDK dispatches every blank-line-terminated block once it has seen an id, data or
+     * not, and parses the data as JSON: a retry-only block or a heartbeat block would break it.
+     */
+    @Test
+    void everyBlockTheStreamEndsCarriesDataEvenWithRetryAndHeartbeats() throws IOException {
+        ChatChunkFormat format = new ChatChunkFormat("chatcmpl-x", TURN, true, -1, 1000);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(format.preamble());
+        for (LogEvent event : turn()) {
+            if (format.finished()) {
+                break;
+            }
+            out.write(format.heartbeat()); // idle before every event, as on a slow turn
+            format.write(event, out);
+        }
+        String stream = out.toString(StandardCharsets.UTF_8);
+        assertTrue(stream.startsWith("retry: 1000\n"), "EventSource clients still get the retry hint: " + stream);
+        String[] blocks = stream.split("\n\n");
+        assertEquals(6, blocks.length, "one block per chunk, usage and [DONE]: " + stream);
+        for (String block : blocks) {
+            assertTrue(block.lines().anyMatch(l -> l.startsWith("data: ")), "a block without data: '" + block + "'");
+        }
+        assertTrue(stream.endsWith("data: [DONE]\n\n"));
+    }
+
     @Test
     void aResumeWritesOnlyWhatFollowsTheClientsLastId() throws IOException {
         assertEquals(List.of("id: 13", "id: 14", "usage", "[DONE]"),
