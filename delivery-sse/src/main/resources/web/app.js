@@ -164,7 +164,7 @@
       answer, badges, textNode, meta, state: "streaming", events: 0, turnId: null, crid: null,
       userEl: null, prompt: null, model: null, len: 0, resumes: 0, resumeReason: null,
       tPost: null, tFirst: null, tDone: null, finish: null, usage: null,
-      error: null, retryable: false, postFailed: false,
+      error: null, retryable: false, postFailed: false, stopping: false,
     };
     renderMeta(t);
     return t;
@@ -182,7 +182,14 @@
     const bits = [];
     const add = (text, cls) => { const s = el("span", cls, text); bits.push(s); return s; };
     if (t.state === "streaming") {
-      add(t.tFirst != null ? "streaming…" : t.turnId ? "waiting for first token…" : "sending…", "status");
+      add(t.stopping ? "stopping…" : t.tFirst != null ? "streaming…" : t.turnId ? "waiting for first token…" : "sending…", "status");
+      if (t.turnId && !t.stopping) {
+        const b = el("button", "stop secondary", "Stop");
+        b.type = "button";
+        b.title = "Stop generating this answer (the text so far stays)";
+        b.addEventListener("click", () => cancelTurn(t));
+        bits.push(b);
+      }
     }
     if (t.resumes) {
       const why = t.resumeReason === "worker_takeover" ? "another worker took over"
@@ -504,6 +511,23 @@
       t.retryable = !!err.retryable;
       t.postFailed = true;
       setState(t, "failed");
+    }
+  }
+
+  // Cancelling is its own request (closing the stream is not a cancel). The turn then ends with
+  // turn.completed, finish_reason "cancelled", which arrives on the stream like any other end.
+  async function cancelTurn(t) {
+    if (!t.turnId || t.state !== "streaming" || !session) return;
+    t.stopping = true;
+    renderMeta(t);
+    const url = ingestPath(`/v1/sessions/${encodeURIComponent(session.id)}/turns/${encodeURIComponent(t.turnId)}/cancel`);
+    try {
+      await postJson(url, {});
+    } catch (err) {
+      if (err.status === 409) return; // it ended on its own meanwhile: its end event is on the way
+      t.stopping = false;
+      if (t.state === "streaming") renderMeta(t);
+      showNotice(`Could not stop the answer: ${err.message}`);
     }
   }
 

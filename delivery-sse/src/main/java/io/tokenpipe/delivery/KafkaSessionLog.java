@@ -47,7 +47,7 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
 
     static LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos) {
         return new LogEvent(record.partition(), record.offset(), record.key(), EventHeaders.type(record.headers()),
-                record.value(), readAtNanos);
+                record.value(), readAtNanos, record.timestamp());
     }
 
     @Override

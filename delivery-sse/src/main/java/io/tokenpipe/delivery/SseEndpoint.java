@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,6 +54,7 @@ public final class SseEndpoint {
      * answered with a stream (this returned normally). When this throws, no stream began.
      */
     public void handle(Context ctx, Runnable onEnd) throws InterruptedException {
+        long arrived = System.nanoTime();
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
         boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
@@ -60,11 +62,22 @@ public final class SseEndpoint {
         if (lastEventId != null) {
             checkResumable(plan.partition(), lastEventId);
         }
-        if (open.incrementAndGet() > settings.maxStreams()) {
-            open.decrementAndGet();
-            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
-        }
+        stream(ctx, sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
+                StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd);
+    }
 
+    /**
+     * Answers the request with the session's events after {@code after}, as {@code format} shows them,
+     * following live when {@code follow} until the format is finished or the client goes away. Headers
+     * set on the response before the call are kept.
+     *
+     * @param resumeArrivedNanos when a resuming request (one with Last-Event-ID) arrived, for the resume
+     *                           latency metric; 0 for a stream that is not a resume
+     * @param onEnd              runs once the stream has ended, when this returned normally
+     */
+    void stream(Context ctx, String sessionId, ReplayPlan plan, long after, boolean follow, StreamFormat format,
+                long resumeArrivedNanos, Runnable onEnd) {
+        reserveStream();
         HttpServletResponse response = ctx.res();
         response.setStatus(200);
         response.setContentType("text/event-stream");
@@ -74,8 +87,8 @@ public final class SseEndpoint {
         response.setHeader("X-Accel-Buffering", "no");
         SseStream stream = null;
         try {
-            stream = new SseStream(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
-                    response.getOutputStream(), sessionLog, settings);
+            stream = new SseStream(sessionId, plan, after, follow, response.getOutputStream(), sessionLog, settings, format)
+                    .resumeRequestedAt(resumeArrivedNanos);
             streams.add(stream); // before the first byte, so endStreams() never misses a stream
             response.flushBuffer();
             SseStream started = stream;
@@ -95,6 +108,28 @@ public final class SseEndpoint {
         }
     }
 
+    /**
+     * Follows the session's events after {@code after} without a client socket, until {@code format}
+     * is finished (it collects what it needs); for answers sent whole once a turn has ended.
+     */
+    CompletableFuture<Void> follow(String sessionId, ReplayPlan plan, long after, StreamFormat format) {
+        reserveStream();
+        SseStream stream = new SseStream(sessionId, plan, after, true, OutputStream.nullOutputStream(), sessionLog,
+                settings, format);
+        streams.add(stream);
+        return stream.start().whenComplete((ok, error) -> {
+            open.decrementAndGet();
+            streams.remove(stream);
+        });
+    }
+
+    private void reserveStream() {
+        if (open.incrementAndGet() > settings.maxStreams()) {
+            open.decrementAndGet();
+            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
+        }
+    }
+
     /** Streams open now. */
     public int openStreams() {
         return open.get();
@@ -109,7 +144,7 @@ public final class SseEndpoint {
     }
 
     /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
-    private void checkResumable(int partition, long lastEventId) throws InterruptedException {
+    void checkResumable(int partition, long lastEventId) throws InterruptedException {
         if (sessionLog.holdsRecent(partition, lastEventId + 1)) {
             return; // within the log's memory: recent, and certainly retained
         }

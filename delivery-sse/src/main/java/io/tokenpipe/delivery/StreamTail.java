@@ -1,8 +1,10 @@
 package io.tokenpipe.delivery;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.common.metrics.StageTimes;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -33,6 +35,7 @@ final class StreamTail implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamTail.class);
 
     private final Consumer<String, byte[]> consumer;
+    private final KafkaClientMetrics clientMetrics;
     private final Subscriptions subscriptions;
     private final String topic;
     private final Thread thread;
@@ -61,6 +64,9 @@ final class StreamTail implements AutoCloseable {
                         ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.thread = Thread.ofPlatform().name("stream-tail").unstarted(this::run);
+        // How far the live tail trails the stream topic (kafka_consumer_fetch_manager_records_lag_max).
+        this.clientMetrics = new KafkaClientMetrics(consumer);
+        clientMetrics.bindTo(Metrics.registry());
     }
 
     /** Starts reading at the current end of every partition. */
@@ -114,6 +120,7 @@ final class StreamTail implements AutoCloseable {
         } finally {
             polling = false;
             consumer.close(Duration.ofSeconds(2));
+            clientMetrics.close();
         }
     }
 

@@ -8,6 +8,7 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
@@ -72,6 +73,7 @@ public final class IngestService implements AutoCloseable {
             api.register(config.routes);
             IndexRoutes.register(config.routes, index);
             Health.register(config.routes, Map.of("session_index", index::running));
+            RuntimeMetrics.register(config.routes, Map.of());
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("ingest-api listening on port {}", http.port());

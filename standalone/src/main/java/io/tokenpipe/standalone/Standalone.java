@@ -14,6 +14,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.delivery.ChatCompletions;
 import io.tokenpipe.delivery.DeliveryApi;
 import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
@@ -40,9 +41,9 @@ import java.util.Deque;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.stream.Stream;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 
 /**
  * The whole stack in one JVM: an embedded KRaft broker (unless KAFKA_BOOTSTRAP_SERVERS points at
@@ -132,6 +133,7 @@ public final class Standalone implements AutoCloseable {
             DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective).start();
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
+            ChatCompletions chat = new ChatCompletions(ingest.submissions(), delivery, index);
 
             java.util.concurrent.atomic.AtomicReference<WorkerService.Worker> workerRef = new java.util.concurrent.atomic.AtomicReference<>();
             Javalin http = Javalin.create(config -> {
@@ -141,6 +143,7 @@ public final class Standalone implements AutoCloseable {
                 access.register(config.routes);
                 ingest.register(config.routes);
                 delivery.register(config.routes);
+                chat.register(config.routes);
                 IndexRoutes.register(config.routes, index);
                 WebPage.register(config, "");
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();

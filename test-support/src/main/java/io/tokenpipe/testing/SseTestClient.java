@@ -79,6 +79,21 @@ public final class SseTestClient implements AutoCloseable {
         }
     }
 
+    /** POSTs {@code body} (JSON) and reads the response as a stream (OpenAI's {@code POST /v1/chat/completions}). */
+    public static SseTestClient post(URI uri, String body, Map<String, String> headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json").header("Accept", "text/event-stream");
+        headers.forEach(request::header);
+        try {
+            return new SseTestClient(HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public static SseTestClient connect(URI uri) {
         return connect(uri, Map.of());
     }

@@ -1,11 +1,13 @@
 package io.tokenpipe.worker.kafka;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.WorkerSettings;
 import io.tokenpipe.worker.turn.Cancellations;
 import io.tokenpipe.worker.turn.SessionLanes;
@@ -67,6 +69,8 @@ public final class PromptConsumer implements AutoCloseable {
     private final Topics topics;
     private final WorkerSettings settings;
     private final Consumer<String, byte[]> consumer;
+    private final KafkaClientMetrics clientMetrics;
+    private final Metrics.AutoCloseableGauge inflightGauge;
     private final SessionLanes lanes;
     private final AtomicInteger inflight = new AtomicInteger();
     private final AtomicInteger partitionsTakenAway = new AtomicInteger();
@@ -121,6 +125,11 @@ public final class PromptConsumer implements AutoCloseable {
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.admin = Admin.create(kafka.admin());
         this.pollThread = Thread.ofPlatform().name("prompt-consumer").unstarted(this::pollLoop);
+        // Consumer lag (kafka_consumer_fetch_manager_records_lag_max): prompts waiting for this worker.
+        this.clientMetrics = new KafkaClientMetrics(consumer);
+        clientMetrics.bindTo(Metrics.registry());
+        this.inflightGauge = Metrics.gauge(Metrics.TURNS_IN_FLIGHT, "Turns held by inference workers (running or queued behind their session's previous turn)",
+                inflight::get);
     }
 
     public PromptConsumer start() {
@@ -208,6 +217,8 @@ public final class PromptConsumer implements AutoCloseable {
                 writer.close();
             }
             admin.close(Duration.ofSeconds(2));
+            clientMetrics.close();
+            inflightGauge.close();
             stopped.countDown();
         }
     }

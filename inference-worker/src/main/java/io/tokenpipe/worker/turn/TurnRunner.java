@@ -1,5 +1,7 @@
 package io.tokenpipe.worker.turn;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import io.tokenpipe.common.event.ErrorInfo;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.StreamEvent;
@@ -10,6 +12,7 @@ import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.model.ChatModel;
 import io.tokenpipe.worker.model.ChatRequest;
 import io.tokenpipe.worker.model.ModelException;
@@ -19,7 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Answers one prompt: announces the turn, streams the model's text through the stop-sequence filter
@@ -31,6 +37,11 @@ import java.util.Optional;
 public final class TurnRunner {
 
     private static final Logger log = LoggerFactory.getLogger(TurnRunner.class);
+    private static final Timer TIME_TO_FIRST_TOKEN = Metrics.latency(Metrics.TIME_TO_FIRST_TOKEN,
+            "Prompt submitted (ingest's clock) to its first token produced (the worker's clock)");
+    private static final Timer INTER_TOKEN_GAP = Metrics.latency(Metrics.INTER_TOKEN_GAP,
+            "Time between two consecutive tokens of a turn, at the worker");
+    private static final Counter TOKENS = Metrics.counter(Metrics.TOKENS, "Token chunks produced by workers");
 
     private final ModelRegistry models;
     private final String workerId;
@@ -130,6 +141,7 @@ public final class TurnRunner {
         private int index;
         private int tokens;
         private boolean begun;
+        private long lastTokenNanos; // 0 until this attempt's first token
 
         Turn(TurnJob job) {
             this.job = job;
@@ -160,6 +172,7 @@ public final class TurnRunner {
 
         void resume(String reason, boolean continues) throws InterruptedException {
             attempt++;
+            lastTokenNanos = 0; // a gap across a failure is not an inter-token gap
             write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
                     clock.instant(), reason, workerId, text.length(), !continues));
             if (!continues) {
@@ -172,18 +185,33 @@ public final class TurnRunner {
         void token(String chunk) throws InterruptedException {
             tokens++;
             text.append(chunk);
-            write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
-                    clock.instant(), chunk));
+            Instant now = clock.instant();
+            write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt, now, chunk));
+            long nanos = System.nanoTime();
+            if (lastTokenNanos != 0) {
+                INTER_TOKEN_GAP.record(nanos - lastTokenNanos, TimeUnit.NANOSECONDS);
+            } else if (tokens == 1 && job.resume() == null && prompt.submittedAt() != null) {
+                TIME_TO_FIRST_TOKEN.record(Duration.between(prompt.submittedAt(), now));
+            }
+            lastTokenNanos = nanos;
+            TOKENS.increment();
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {
             job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
                     attempt, clock.instant(), finishReason, usage));
+            ended(finishReason);
         }
 
         void fail(String code, String message) throws InterruptedException {
             job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
                     attempt, clock.instant(), new ErrorInfo(code, message)));
+            ended(code);
+        }
+
+        private void ended(String outcome) {
+            Metrics.counter(Metrics.TURNS, "Turns ended by workers, by outcome (finish reason or error code)",
+                    "outcome", outcome == null ? "unknown" : outcome).increment();
         }
 
         private void write(StreamEvent event) throws InterruptedException {
