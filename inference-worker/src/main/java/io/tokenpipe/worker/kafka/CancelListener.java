@@ -3,6 +3,7 @@ package io.tokenpipe.worker.kafka;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.TurnCancelRequested;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.worker.turn.Cancellations;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -60,19 +61,31 @@ public final class CancelListener implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    TurnCancelRequested cancel;
                     try {
-                        TurnCancelRequested cancel = Json.read(record.value(), TurnCancelRequested.class);
-                        cancellations.requested(cancel.turnId());
+                        cancel = Json.read(record.value(), TurnCancelRequested.class);
+                        if (cancel.turnId() == null) {
+                            throw new IllegalArgumentException("a cancellation without a turn id");
+                        }
                     } catch (RuntimeException e) {
-                        log.error("unreadable cancellation at {}-{}@{}", record.topic(), record.partition(), record.offset(), e);
+                        SkippedRecords.skip("cancel_listener", record.topic(), record.partition(), record.offset(), e);
+                        continue;
                     }
+                    cancellations.requested(cancel.turnId());
                 }
             }
         } catch (WakeupException e) {
             // close()
+        } catch (RuntimeException e) {
+            log.error("the cancellation listener failed: cancellations are no longer heard", e);
         } finally {
             consumer.close(Duration.ofSeconds(1));
         }
+    }
+
+    /** Whether it still listens: a worker that no longer hears cancellations would answer cancelled turns in full. */
+    public boolean running() {
+        return thread.isAlive() && running;
     }
 
     @Override

@@ -31,6 +31,13 @@ import java.util.Optional;
 public final class TurnRunner {
 
     private static final Logger log = LoggerFactory.getLogger(TurnRunner.class);
+    static final String INTERNAL_ERROR = "internal_error";
+    /**
+     * The longest text one token event carries. A backend may hand over a whole answer at once (a
+     * non-streaming answer can be 16 MiB); longer text goes out as several events, so that no event
+     * comes near the broker's record limit (1 MiB by default), even with every character escaped.
+     */
+    static final int MAX_CHUNK_CHARS = 64 * 1024;
 
     private final ModelRegistry models;
     private final String workerId;
@@ -50,6 +57,21 @@ public final class TurnRunner {
      */
     public void run(TurnJob job, TurnHandle handle) throws InterruptedException {
         Turn turn = new Turn(job);
+        try {
+            answer(turn, handle);
+        } catch (OutputClosedException e) {
+            throw e; // handed over or fenced: the turn is no longer ours to end
+        } catch (RuntimeException e) {
+            // A bug or an event the log refuses: the README promises that a turn always ends, and its
+            // prompt must be done for the committed position to move on.
+            log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
+                    job.prompt().sessionId(), turn.index, e);
+            turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+        }
+    }
+
+    private void answer(Turn turn, TurnHandle handle) throws InterruptedException {
+        TurnJob job = turn.job;
         PromptSubmitted prompt = job.prompt();
         Optional<ChatModel> model = models.find(prompt.model());
         boolean continues = model.map(m -> m.continuesAnswers(prompt.model())).orElse(true);
@@ -107,7 +129,7 @@ public final class TurnRunner {
                 throw e; // handed over or fenced: the turn is no longer ours to end
             } catch (RuntimeException e) {
                 log.error("model {} failed on turn {}", prompt.model(), prompt.turnId(), e);
-                turn.fail("internal_error", "the model backend failed unexpectedly");
+                turn.fail(INTERNAL_ERROR, "the model backend failed unexpectedly");
                 return;
             }
             boolean lengthReached = maxTokens != null && turn.tokens >= maxTokens;
@@ -149,7 +171,7 @@ public final class TurnRunner {
         void begin(boolean continues) throws InterruptedException {
             if (job.resume() == null) {
                 attempt = 1;
-                write(new TurnStarted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
+                write(new TurnStarted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
                         clock.instant(), workerId, prompt.model(), prompt.messages(), prompt.params(),
                         prompt.clientRequestId(), prompt.submittedAt(), job.promptRef()));
             } else {
@@ -160,7 +182,7 @@ public final class TurnRunner {
 
         void resume(String reason, boolean continues) throws InterruptedException {
             attempt++;
-            write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
+            write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
                     clock.instant(), reason, workerId, text.length(), !continues));
             if (!continues) {
                 // The backend answers from the start again; clients were told to discard the text.
@@ -172,22 +194,31 @@ public final class TurnRunner {
         void token(String chunk) throws InterruptedException {
             tokens++;
             text.append(chunk);
-            write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
-                    clock.instant(), chunk));
+            for (int from = 0; from < chunk.length(); ) {
+                int to = Math.min(chunk.length(), from + MAX_CHUNK_CHARS);
+                if (to < chunk.length() && Character.isHighSurrogate(chunk.charAt(to - 1))) {
+                    to--; // never split a character in two
+                }
+                write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
+                        clock.instant(), chunk.substring(from, to)));
+                from = to;
+            }
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {
-            job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
+            job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1,
                     attempt, clock.instant(), finishReason, usage));
         }
 
         void fail(String code, String message) throws InterruptedException {
-            job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
-                    attempt, clock.instant(), new ErrorInfo(code, message)));
+            job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1,
+                    Math.max(attempt, 1), clock.instant(), new ErrorInfo(code, message)));
         }
 
+        /** Indexes advance only for events the output took, so that they stay contiguous whatever fails. */
         private void write(StreamEvent event) throws InterruptedException {
             job.output().write(event);
+            index = event.index();
         }
     }
 }
