@@ -311,10 +311,7 @@
     if (es) es.close();
     es = null;
     if (!session) return;
-    let url = session.eventsUrl;
-    // Fresh sessions start from the first event; afterwards resume right after the last one applied.
-    if (lastSeenId >= 0) url += `${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
-    const source = new EventSource(url);
+    const source = new EventSource(streamUrl());
     es = source;
     setConn("reconnecting", lastSeenId >= 0 || retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
     source.onopen = () => {
@@ -334,6 +331,26 @@
     }
   }
 
+  // Fresh sessions start from the first event; afterwards resume right after the last one applied.
+  function streamUrl() {
+    const url = session.eventsUrl;
+    return lastSeenId < 0 ? url : `${url}${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
+  }
+
+  // EventSource reports every refusal as a bare error; a 410 must not be retried for ever. Ask for the
+  // status ourselves and hang up as soon as it arrives.
+  async function streamStatus(url) {
+    const abort = new AbortController();
+    try {
+      const res = await fetch(url, { headers: { Accept: "text/event-stream" }, cache: "no-store", signal: abort.signal });
+      return res.status;
+    } catch {
+      return 0;
+    } finally {
+      abort.abort();
+    }
+  }
+
   function scheduleReconnect() {
     if (es) es.close();
     es = null;
@@ -346,6 +363,13 @@
       // EventSource cannot report a 404. If this session never produced an event, ask whether it exists.
       if (eventCount === 0 && await sessionGone(session)) {
         if (gen === generation) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); }
+        return;
+      }
+      if (gen === generation && await streamStatus(streamUrl()) === 410) {
+        if (gen === generation) {
+          setConn("offline", "history expired", "the server no longer keeps this chat's earlier events");
+          showNotice("This chat's history has expired on the server: it can no longer be shown in full. Start a new chat.");
+        }
         return;
       }
       if (gen === generation) connect();

@@ -10,6 +10,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
 import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
@@ -28,6 +29,10 @@ import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -36,6 +41,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -67,8 +73,10 @@ public final class Standalone implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         Standalone stack = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
+        WorkerService.exitOnFailure(stack.worker()::failure);
         log.info("tokenpipe is up: open http://localhost:{}/ (Kafka at {})", stack.port(), stack.bootstrapServers());
     }
 
@@ -83,6 +91,15 @@ public final class Standalone implements AutoCloseable {
                         settings.embeddedKafkaPort());
                 resources.push(broker);
                 derived.put(KafkaSettings.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
+            }
+            if (!settings.externalKafka() && !env.isSet(WorkerSettings.WORKER_ID)
+                    && !env.isSet(WorkerSettings.GROUP_INSTANCE_ID)) {
+                // The same worker across restarts on the same data: after a crash it fences its own
+                // predecessor and, a static group member, gets its partitions back without waiting for
+                // the dead member's session to time out.
+                String workerId = persistentWorkerId(settings.dataDir());
+                derived.put(WorkerSettings.WORKER_ID.name(), workerId);
+                derived.put(WorkerSettings.GROUP_INSTANCE_ID.name(), workerId);
             }
             if (!env.isSet(IndexSettings.STATE_DIR)) {
                 derived.put(IndexSettings.STATE_DIR.name(), settings.dataDir().resolve("state").toString());
@@ -119,6 +136,7 @@ public final class Standalone implements AutoCloseable {
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
                 checks.put("session_index", index::running);
                 checks.put("stream_tail", delivery::healthy);
+                checks.put("inference_worker", () -> workerRef.get() != null && workerRef.get().healthy());
                 Health.register(config.routes, checks);
                 RuntimeMetrics.register(config.routes, Map.of(
                         "open_streams", delivery::openStreams,
@@ -141,6 +159,25 @@ public final class Standalone implements AutoCloseable {
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /** This data directory's worker id, made up on first start. */
+    static String persistentWorkerId(Path dataDir) {
+        Path file = dataDir.resolve("worker-id");
+        try {
+            if (Files.exists(file)) {
+                String id = Files.readString(file).trim();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            String id = "standalone-" + UUID.randomUUID().toString().substring(0, 8);
+            Files.createDirectories(dataDir);
+            Files.writeString(file, id + "\n");
+            return id;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot keep the worker id in " + file, e);
         }
     }
 

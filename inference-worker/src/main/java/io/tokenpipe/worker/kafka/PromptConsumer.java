@@ -155,7 +155,11 @@ public final class PromptConsumer implements AutoCloseable {
 
     /** Why the poll loop stopped on its own (its writer stopped, a partition stayed unwritten); null otherwise. */
     public String failure() {
-        return failure;
+        String why = failure;
+        if (why == null && writer != null && writer.failure() != null) {
+            why = "the stream writer stopped: " + writer.failure(); // the poll loop is about to give up
+        }
+        return why;
     }
 
     public int inflightTurns() {
