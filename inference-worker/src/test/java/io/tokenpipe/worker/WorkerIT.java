@@ -148,7 +148,8 @@ class WorkerIT {
 
         for (PromptSubmitted prompt : prompts) {
             List<StreamEvent> events = awaitTurn(prompt, Duration.ofSeconds(60));
-            assertTrue(events.stream().noneMatch(e -> e instanceof TurnResumed), () -> "finished where it ran: " + events);
+            assertTrue(events.stream().noneMatch(e -> e instanceof TurnResumed),
+                    () -> "finished where it ran: " + events.stream().map(e -> e.type() + "/" + e.attempt()).distinct().toList());
             assertEquals(expectedText(prompt), text(events));
         }
         awaitCondition(() -> !joining.consumer().readyPartitions().isEmpty(), "the joining worker took its partition");
