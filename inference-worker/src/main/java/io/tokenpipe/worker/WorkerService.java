@@ -57,7 +57,7 @@ public final class WorkerService implements AutoCloseable {
             if (consumer.failure() != null) {
                 return consumer.failure();
             }
-            return cancels.running() ? null : "the cancellation listener stopped";
+            return cancels.running() || cancels.closed() ? null : "the cancellation listener stopped";
         }
 
         /** Graceful: running turns get the shutdown grace, the rest are handed over. */

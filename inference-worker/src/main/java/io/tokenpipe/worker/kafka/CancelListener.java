@@ -36,6 +36,7 @@ public final class CancelListener implements AutoCloseable {
     private final Cancellations cancellations;
     private final Thread thread;
     private volatile boolean running = true;
+    private volatile boolean closed;
 
     public CancelListener(KafkaSettings kafka, String topic, Cancellations cancellations) {
         this.topic = topic;
@@ -88,8 +89,14 @@ public final class CancelListener implements AutoCloseable {
         return thread.isAlive() && running;
     }
 
+    /** Whether it was closed on purpose (then not running is no failure). */
+    public boolean closed() {
+        return closed;
+    }
+
     @Override
     public void close() {
+        closed = true;
         running = false;
         consumer.wakeup();
         try {
