@@ -338,10 +338,7 @@
     if (es) es.close();
     es = null;
     if (!session) return;
-    let url = session.eventsUrl;
-    // Fresh sessions start from the first event; afterwards resume right after the last one applied.
-    if (lastSeenId >= 0) url += `${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
-    const source = new EventSource(withToken(url, session.readToken));
+    const source = new EventSource(withToken(streamUrl(), session.readToken));
     es = source;
     setConn("reconnecting", lastSeenId >= 0 || retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
     source.onopen = () => {
@@ -361,6 +358,26 @@
     }
   }
 
+  // Fresh sessions start from the first event; afterwards resume right after the last one applied.
+  function streamUrl() {
+    const url = session.eventsUrl;
+    return lastSeenId < 0 ? url : `${url}${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
+  }
+
+  // EventSource reports every refusal as a bare error; a 410 must not be retried for ever. Ask for the
+  // status ourselves and hang up as soon as it arrives.
+  async function streamStatus(url) {
+    const abort = new AbortController();
+    try {
+      const res = await fetch(url, { headers: { Accept: "text/event-stream" }, cache: "no-store", signal: abort.signal });
+      return res.status;
+    } catch {
+      return 0;
+    } finally {
+      abort.abort();
+    }
+  }
+
   function scheduleReconnect() {
     if (es) es.close();
     es = null;
@@ -370,13 +387,20 @@
     const gen = generation;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(async () => {
-      // EventSource cannot report its status: the read token may have expired (401) or the session
-      // be gone (404). Ask for a fresh token, which answers both.
+      // EventSource cannot report its status: the read token may have expired (401), the session
+      // be gone (404) or its history expired (410). A fresh token answers the first two.
       const fresh = await readToken(session && session.id);
       if (gen !== generation) return;
       if (fresh.gone) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); return; }
       if (fresh.token) setReadToken(fresh.token);
-      connect();
+      if (await streamStatus(withToken(streamUrl(), session.readToken)) === 410) {
+        if (gen === generation) {
+          setConn("offline", "history expired", "the server no longer keeps this chat's earlier events");
+          showNotice("This chat's history has expired on the server: it can no longer be shown in full. Start a new chat.");
+        }
+        return;
+      }
+      if (gen === generation) connect();
     }, delay);
   }
 

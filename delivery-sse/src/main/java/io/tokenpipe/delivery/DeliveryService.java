@@ -12,6 +12,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
@@ -54,6 +55,7 @@ public final class DeliveryService implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         DeliveryService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "delivery-shutdown"));
     }

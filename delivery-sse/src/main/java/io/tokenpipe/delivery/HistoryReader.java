@@ -65,7 +65,11 @@ final class HistoryReader implements AutoCloseable {
                     }
                     position = record.offset() + 1;
                     if (sessionId.equals(record.key())) {
-                        out.add(KafkaSessionLog.event(record));
+                        LogEvent event = KafkaSessionLog.event(record, 0, "history_reader");
+                        if (event == null) {
+                            continue;
+                        }
+                        out.add(event);
                         if (out.size() >= max) {
                             break;
                         }

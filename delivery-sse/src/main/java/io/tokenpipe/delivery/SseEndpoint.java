@@ -61,6 +61,8 @@ public final class SseEndpoint {
         ReplayPlan plan = planner.plan(sessionId, lastEventId);
         if (lastEventId != null) {
             checkResumable(plan.partition(), lastEventId);
+        } else {
+            checkRetained(sessionLog, plan);
         }
         stream(ctx, sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
                 StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd);
@@ -157,6 +159,22 @@ public final class SseEndpoint {
         if (lastEventId + 1 < start) {
             throw new ApiException(410, "history_expired", "events after " + lastEventId
                     + " are no longer retained (the log starts at " + start + "); reload the session without Last-Event-ID");
+        }
+    }
+
+    /**
+     * A replay from the session's start must find its first event still in the log: otherwise the
+     * client would get a partial session without a word. 410, as for a resume past retention.
+     */
+    static void checkRetained(SessionLog sessionLog, ReplayPlan plan) throws InterruptedException {
+        long first = plan.firstKnown();
+        if (first < 0 || sessionLog.holdsRecent(plan.partition(), first)) {
+            return;
+        }
+        long start = sessionLog.start(plan.partition());
+        if (first < start) {
+            throw new ApiException(410, "history_expired", "this session's events from offset " + first
+                    + " on are no longer all retained (the log starts at " + start + ")");
         }
     }
 

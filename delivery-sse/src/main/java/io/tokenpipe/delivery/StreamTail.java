@@ -2,6 +2,7 @@ package io.tokenpipe.delivery;
 
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.metrics.LatencyHistogram;
 import io.tokenpipe.common.metrics.Metrics;
@@ -33,6 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class StreamTail implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(StreamTail.class);
+    private static final String SKIPPED = "stream_tail";
 
     private final Consumer<String, byte[]> consumer;
     private final KafkaClientMetrics clientMetrics;
@@ -99,12 +101,20 @@ final class StreamTail implements AutoCloseable {
                 long now = System.currentTimeMillis();
                 for (ConsumerRecord<String, byte[]> record : records) {
                     sendToTail.recordMicros((now - record.timestamp()) * 1_000);
-                    LogEvent event = KafkaSessionLog.event(record, readAt);
-                    // Into the ring first, then to the streams: a stream that reads the ring after
-                    // subscribing gets every event either from the ring or live.
-                    recent.get(record.partition()).append(event);
-                    if (event.sessionId() != null) {
-                        subscriptions.offer(event);
+                    LogEvent event = KafkaSessionLog.event(record, readAt, SKIPPED);
+                    if (event == null) {
+                        continue; // the ring covers it all the same: advanceTo() below moves past it
+                    }
+                    try {
+                        // Into the ring first, then to the streams: a stream that reads the ring after
+                        // subscribing gets every event either from the ring or live.
+                        recent.get(record.partition()).append(event);
+                        if (event.sessionId() != null) {
+                            subscriptions.offer(event);
+                        }
+                    } catch (RuntimeException e) {
+                        // One event must not stop every stream of the node.
+                        SkippedRecords.skip(SKIPPED, record.topic(), record.partition(), record.offset(), e);
                     }
                 }
                 for (TopicPartition tp : partitions) {

@@ -8,6 +8,7 @@ import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
 import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionRecord;
@@ -46,6 +47,7 @@ final class Transcripts {
             turns.put(turn.turnId(), new TurnTranscript(turn, session.partition()));
         }
         ReplayPlan plan = ReplayPlan.after(answer, -1);
+        SseEndpoint.checkRetained(sessionLog, plan); // a transcript with turns missing would mislead an audit
         List<long[]> reads = new ArrayList<>(plan.ranges());
         reads.add(new long[]{plan.openFrom(), sessionLog.end(plan.partition()) - 1});
         for (long[] range : reads) {
@@ -54,7 +56,20 @@ final class Transcripts {
             while (position < to) {
                 SessionLog.Batch batch = sessionLog.read(plan.partition(), session.sessionId(), position, to, 5_000);
                 for (LogEvent stored : batch.events()) {
-                    StreamEvent event = Json.read(stored.json(), StreamEvent.class);
+                    StreamEvent event;
+                    try {
+                        event = Json.read(stored.json(), StreamEvent.class);
+                    } catch (RuntimeException e) {
+                        // An event of a type or shape this node does not know: the rest of the session
+                        // is still worth showing.
+                        SkippedRecords.skip("transcripts", topics.stream(), stored.partition(), stored.offset(), e);
+                        continue;
+                    }
+                    if (event == null || event.turnId() == null) {
+                        SkippedRecords.skip("transcripts", topics.stream(), stored.partition(), stored.offset(),
+                                "an event without a turn id");
+                        continue;
+                    }
                     turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null, session.partition()))
                             .add(event, new KafkaRef(topics.stream(), stored.partition(), stored.offset()));
                 }

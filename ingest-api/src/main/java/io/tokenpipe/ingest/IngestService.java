@@ -12,6 +12,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
@@ -50,6 +51,7 @@ public final class IngestService implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         IngestService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "ingest-shutdown"));
     }

@@ -15,6 +15,7 @@ import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.delivery.ChatCompletions;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
 import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
@@ -33,6 +34,9 @@ import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,6 +46,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
@@ -78,8 +83,10 @@ public final class Standalone implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         Standalone stack = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
+        WorkerService.exitOnFailure(stack.worker()::failure);
         log.info("tokenpipe is up: open http://localhost:{}/ (Kafka at {})", stack.port(), stack.bootstrapServers());
         if (stack.developmentKey() != null) {
             // On the console for the person who started it, on purpose; never through the logger.
@@ -102,6 +109,15 @@ public final class Standalone implements AutoCloseable {
                         settings.embeddedKafkaPort());
                 resources.push(broker);
                 derived.put(KafkaSettings.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
+            }
+            if (!settings.externalKafka() && !env.isSet(WorkerSettings.WORKER_ID)
+                    && !env.isSet(WorkerSettings.GROUP_INSTANCE_ID)) {
+                // The same worker across restarts on the same data: after a crash it fences its own
+                // predecessor and, a static group member, gets its partitions back without waiting for
+                // the dead member's session to time out.
+                String workerId = persistentWorkerId(settings.dataDir());
+                derived.put(WorkerSettings.WORKER_ID.name(), workerId);
+                derived.put(WorkerSettings.GROUP_INSTANCE_ID.name(), workerId);
             }
             if (!env.isSet(IndexSettings.STATE_DIR)) {
                 derived.put(IndexSettings.STATE_DIR.name(), settings.dataDir().resolve("state").toString());
@@ -149,6 +165,7 @@ public final class Standalone implements AutoCloseable {
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
                 checks.put("session_index", index::running);
                 checks.put("stream_tail", delivery::healthy);
+                checks.put("inference_worker", () -> workerRef.get() != null && workerRef.get().healthy());
                 Health.register(config.routes, checks);
                 RuntimeMetrics.register(config.routes, Map.of(
                         "open_streams", delivery::openStreams,
@@ -172,6 +189,25 @@ public final class Standalone implements AutoCloseable {
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /** This data directory's worker id, made up on first start. */
+    static String persistentWorkerId(Path dataDir) {
+        Path file = dataDir.resolve("worker-id");
+        try {
+            if (Files.exists(file)) {
+                String id = Files.readString(file).trim();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            String id = "standalone-" + UUID.randomUUID().toString().substring(0, 8);
+            Files.createDirectories(dataDir);
+            Files.writeString(file, id + "\n");
+            return id;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot keep the worker id in " + file, e);
         }
     }
 

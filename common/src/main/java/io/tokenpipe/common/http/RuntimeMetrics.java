@@ -1,6 +1,7 @@
 package io.tokenpipe.common.http;
 
 import io.javalin.config.RoutesConfig;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.metrics.LatencyHistogram;
 import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.common.metrics.StageTimes;
@@ -71,6 +72,7 @@ public final class RuntimeMetrics {
         out.put("gc_count", gcCount);
         out.put("gc_time_ms", gcMillis);
         out.put("uptime_ms", ManagementFactory.getRuntimeMXBean().getUptime());
+        out.put("skipped_records", SkippedRecords.snapshot());
         gauges.forEach((name, gauge) -> out.put(name, gauge.get()));
         return out;
     }
