@@ -69,14 +69,7 @@ public final class SseTestClient implements AutoCloseable {
         if (credential != null) {
             request.header("Authorization", TestAuth.bearer(credential));
         }
-        try {
-            return new SseTestClient(HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return open(request);
     }
 
     /**
@@ -90,6 +83,11 @@ public final class SseTestClient implements AutoCloseable {
         if (headers.keySet().stream().noneMatch("Authorization"::equalsIgnoreCase)) {
             request.header("Authorization", TestAuth.bearer(TestAuth.ADMIN_KEY));
         }
+        return open(request);
+    }
+
+    /** Sends the request and returns once the response status and headers have arrived. */
+    private static SseTestClient open(HttpRequest.Builder request) {
         try {
             return new SseTestClient(HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
         } catch (IOException e) {
