@@ -165,6 +165,7 @@
       userEl: null, prompt: null, model: null, len: 0, resumes: 0, resumeReason: null,
       tPost: null, tFirst: null, tDone: null, finish: null, usage: null,
       error: null, retryable: false, postFailed: false, stopping: false,
+      workers: [], promptRef: null, // provenance: who wrote the answer, where the prompt lies in Kafka
     };
     renderMeta(t);
     return t;
@@ -206,6 +207,12 @@
         add(`total ${fmtMs(t.tDone - t.tPost)}`, "elapsed");
       }
     }
+    if (t.workers.length) {
+      const p = t.promptRef;
+      add(`worker ${t.workers.join(" → ")}`, "provenance").title = p
+        ? `Written by ${t.workers.join(", then ")}; prompt at ${p.topic} partition ${p.partition} offset ${p.offset}. The transcript has every event's position.`
+        : `Written by ${t.workers.join(", then ")}.`;
+    }
     if (t.state === "failed") {
       add(t.error || "failed", "error");
       if (t.retryable && !t.turnId) {
@@ -217,6 +224,11 @@
       }
     }
     t.meta.replaceChildren(...bits);
+  }
+
+  // The workers that wrote the answer, in order (another one appears when it took the turn over).
+  function addWorker(t, worker) {
+    if (worker && t.workers[t.workers.length - 1] !== worker) t.workers.push(worker);
   }
 
   function setModel(t, model) {
@@ -259,6 +271,9 @@
       setState(t, "streaming");
     }
     setModel(t, d.model);
+    addWorker(t, d.worker_id);
+    t.promptRef = d.prompt || null;
+    renderMeta(t);
     return t;
   }
 
@@ -276,6 +291,7 @@
     const t = viewFor(d);
     t.resumes += 1;
     t.resumeReason = d.reason || null;
+    addWorker(t, d.worker_id);
     // Shown text should equal what the server says it published; a mismatch is a bug worth seeing.
     const pub = d.published_text;
     const expected = typeof pub === "string" ? pub.length : typeof pub === "number" ? pub : null;

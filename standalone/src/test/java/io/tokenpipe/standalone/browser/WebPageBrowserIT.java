@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -234,6 +235,12 @@ class WebPageBrowserIT {
                 "no Stop button on an ended answer");
         JsonNode turn = completedTurn(session, done.turnId());
         assertEquals("cancelled", turn.get("finish_reason").asText(), turn.toString());
+        List<String> workers = new ArrayList<>();
+        turn.get("workers").forEach(w -> workers.add(w.asText()));
+        assertFalse(workers.isEmpty(), "the transcript names the worker: " + turn);
+        assertEquals(List.of("worker " + String.join(" → ", workers)),
+                texts("#messages .answer:last-child .answer-meta .provenance"),
+                "the page shows who wrote the answer, as the transcript records it");
         String full = String.join("", BrowserStack.syntheticDeltas(prompt));
         assertEquals(turn.get("answer").asText(), done.text(), "the text streamed before the stop stays");
         assertTrue(full.startsWith(done.text()) && done.text().length() < full.length(),
