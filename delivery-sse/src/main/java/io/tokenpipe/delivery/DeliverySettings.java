@@ -16,7 +16,8 @@ public record DeliverySettings(
         int maxStreams,
         String webIngestUrl,
         List<String> corsOrigins,
-        int recentEvents) {
+        int recentEvents,
+        long recentEventsBytes) {
 
     public static final Setting HTTP_PORT = Setting.of("DELIVERY_HTTP_PORT", "8082", "HTTP port of delivery-sse.");
     public static final Setting HEARTBEAT_MS = Setting.of("SSE_HEARTBEAT_MS", "15000",
@@ -36,14 +37,16 @@ public record DeliverySettings(
 
     public static final Setting RECENT_EVENTS = Setting.of("SSE_RECENT_EVENTS", "16384",
             "Events per partition the live tail keeps in memory; new streams and resumes that reach back no further are served from it without reading Kafka.");
+    public static final Setting RECENT_EVENTS_BYTES = Setting.of("SSE_RECENT_EVENTS_BYTES", "4194304",
+            "Bytes of event JSON per partition the live tail keeps in memory at most (a turn.started carries its whole prompt); whichever of this and SSE_RECENT_EVENTS is reached first bounds the ring.");
 
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, HEARTBEAT_MS, RETRY_MS, CLIENT_QUEUE_EVENTS,
-            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS);
+            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS, RECENT_EVENTS_BYTES);
 
     public static DeliverySettings from(Env env) {
         return new DeliverySettings(env.integer(HTTP_PORT), env.millis(HEARTBEAT_MS), env.millis(RETRY_MS),
                 env.positiveInteger(CLIENT_QUEUE_EVENTS), env.positiveInteger(HISTORY_READERS),
                 env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS),
-                env.positiveInteger(RECENT_EVENTS));
+                env.positiveInteger(RECENT_EVENTS), env.positiveLong(RECENT_EVENTS_BYTES));
     }
 }

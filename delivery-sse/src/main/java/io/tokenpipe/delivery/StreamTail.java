@@ -43,6 +43,7 @@ final class StreamTail implements AutoCloseable {
     private final Thread thread;
     private final Runnable onFailure;
     private final int recentCapacity;
+    private final long recentBytes;
     private final Map<Integer, RecentEvents> recent = new ConcurrentHashMap<>();
     private final LatencyHistogram sendToTail = StageTimes.of(StageTimes.SEND_TO_TAIL);
     private List<TopicPartition> partitions = List.of();
@@ -53,8 +54,10 @@ final class StreamTail implements AutoCloseable {
      * @param onFailure run if the tail stops on an error: its streams would silently receive nothing
      *                  more, so they must be ended (clients reconnect) and the node reported unhealthy
      */
-    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, Runnable onFailure) {
+    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, long recentBytes,
+               Runnable onFailure) {
         this.recentCapacity = recentCapacity;
+        this.recentBytes = recentBytes;
         this.topic = topic;
         this.subscriptions = subscriptions;
         this.onFailure = onFailure;
@@ -78,7 +81,7 @@ final class StreamTail implements AutoCloseable {
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         for (TopicPartition tp : partitions) { // resolve "the end" now, not at the first poll
-            recent.put(tp.partition(), new RecentEvents(recentCapacity, consumer.position(tp)));
+            recent.put(tp.partition(), new RecentEvents(recentCapacity, recentBytes, consumer.position(tp)));
         }
         thread.start();
         return this;
