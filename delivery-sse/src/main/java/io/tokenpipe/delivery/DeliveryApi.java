@@ -51,7 +51,7 @@ public final class DeliveryApi implements AutoCloseable {
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
-        this.transcripts = new Transcripts(topics, sessionLog);
+        this.transcripts = new Transcripts(topics, sessionLog, settings.transcriptMaxBytes());
         this.openStreamsGauge = Metrics.gauge(Metrics.OPEN_STREAMS, "Event streams open on delivery nodes", events::openStreams);
     }
 

@@ -28,7 +28,7 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
      */
     KafkaSessionLog(KafkaSettings kafka, String topic, int partitions, DeliverySettings settings, Runnable onTailFailure) {
         this.partitions = partitions;
-        this.history = new HistoryReader(kafka, topic, settings.historyReaders());
+        this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait());
         this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), settings.recentEventsBytes(), onTailFailure);
     }
 

@@ -1,5 +1,6 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.StreamEvent;
@@ -34,8 +35,11 @@ final class Transcripts {
 
     private final Topics topics;
     private final SessionLog sessionLog;
+    private final long maxBytes;
 
-    Transcripts(Topics topics, SessionLog sessionLog) {
+    /** @param maxBytes the most bytes of stored events one transcript may hold in memory (413 beyond) */
+    Transcripts(Topics topics, SessionLog sessionLog, long maxBytes) {
+        this.maxBytes = maxBytes;
         this.topics = topics;
         this.sessionLog = sessionLog;
     }
@@ -50,12 +54,20 @@ final class Transcripts {
         SseEndpoint.checkRetained(sessionLog, plan); // a transcript with turns missing would mislead an audit
         List<long[]> reads = new ArrayList<>(plan.ranges());
         reads.add(new long[]{plan.openFrom(), sessionLog.end(plan.partition()) - 1});
+        long bytes = 0;
         for (long[] range : reads) {
             long position = range[0];
             long to = range[1] + 1;
             while (position < to) {
                 SessionLog.Batch batch = sessionLog.read(plan.partition(), session.sessionId(), position, to, 5_000);
                 for (LogEvent stored : batch.events()) {
+                    bytes += stored.json().length;
+                    if (bytes > maxBytes) {
+                        // Built whole in memory on a request thread: refuse rather than hold gigabytes.
+                        throw new ApiException(413, "transcript_too_large", "this session's events exceed "
+                                + maxBytes + " bytes (TRANSCRIPT_MAX_BYTES); replay them as a stream with "
+                                + "GET /v1/sessions/{id}/events?follow=false instead");
+                    }
                     StreamEvent event;
                     try {
                         event = Json.read(stored.json(), StreamEvent.class);
