@@ -10,8 +10,9 @@ import io.tokenpipe.testing.ApiClient;
 import io.tokenpipe.testing.SseEvent;
 import io.tokenpipe.testing.SseTestClient;
 import io.tokenpipe.testing.TestAuth;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,8 +38,15 @@ class BrokerRestartIT {
     @TempDir
     Path dataDir;
 
-    @Test
-    void aTurnStreamingThroughABrokerRestartLosesAndDoublesNothing() throws Exception {
+    /**
+     * {@code refusalsWhileDown}: how many submissions (2 s each) are refused before the broker comes back.
+     * One is a quick restart: the worker's producer simply retries. Four keep the broker away longer than
+     * the worker's write timeout (3 s) and transaction timeout (4 s): the writer replaces its producer
+     * while the broker is down, and the coordinator aborts the open transaction once it is back.
+     */
+    @ParameterizedTest(name = "broker down for {0} refused submission(s)")
+    @ValueSource(ints = {1, 4})
+    void aTurnStreamingThroughABrokerRestartLosesAndDoublesNothing(int refusalsWhileDown) throws Exception {
         Path kafkaDir = dataDir.resolve("kafka");
         EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(kafkaDir, 0);
         int brokerPort = Integer.parseInt(broker.bootstrapServers().substring(broker.bootstrapServers().lastIndexOf(':') + 1));
@@ -54,11 +62,13 @@ class BrokerRestartIT {
                 client.awaitEvents(10, WAIT);
                 broker.close();
 
-                // Down: a submission is refused with a JSON error the client can retry on.
-                ApiClient.Response refused = api.submitTurn(session, secondTurn(), "second-turn");
-                assertEquals(503, refused.status(), refused.body());
-                assertNotNull(refused.errorCode(), "a JSON error body: " + refused.body());
-                assertNotNull(refused.header("Retry-After"), "503 says when to retry");
+                // Down: each submission is refused with a JSON error the client can retry on.
+                for (int i = 0; i < refusalsWhileDown; i++) {
+                    ApiClient.Response refused = api.submitTurn(session, secondTurn(), "second-turn");
+                    assertEquals(503, refused.status(), refused.body());
+                    assertNotNull(refused.errorCode(), "a JSON error body: " + refused.body());
+                    assertNotNull(refused.header("Retry-After"), "503 says when to retry");
+                }
                 assertFalse(client.ended(), "the stream stalls; it does not end");
                 assertTrue(client.events().stream().noneMatch(e -> e.event().equals("turn.completed")),
                         "the broker went down mid-turn");
@@ -138,6 +148,9 @@ class BrokerRestartIT {
         env.put("SSE_HEARTBEAT_MS", "500");
         // A refused write answers after 2 s instead of 10.
         env.put("INGEST_KAFKA_WRITE_TIMEOUT_MS", "2000");
+        // Short enough that a long outage outlasts them (see the parameter).
+        env.put("WORKER_WRITE_TIMEOUT_MS", "3000");
+        env.put("WORKER_TRANSACTION_TIMEOUT_MS", "4000");
         return env;
     }
 }
