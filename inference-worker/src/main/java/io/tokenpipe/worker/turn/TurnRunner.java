@@ -12,6 +12,7 @@ import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.log.TurnLogContext;
 import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.model.ChatModel;
 import io.tokenpipe.worker.model.ChatRequest;
@@ -68,16 +69,18 @@ public final class TurnRunner {
      */
     public void run(TurnJob job, TurnHandle handle) throws InterruptedException {
         Turn turn = new Turn(job);
-        try {
-            answer(turn, handle);
-        } catch (OutputClosedException e) {
-            throw e; // handed over or fenced: the turn is no longer ours to end
-        } catch (RuntimeException e) {
-            // A bug or an event the log refuses: the README promises that a turn always ends, and its
-            // prompt must be done for the committed position to move on.
-            log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
-                    job.prompt().sessionId(), turn.index, e);
-            turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+        try (TurnLogContext ids = TurnLogContext.of(job.prompt().sessionId(), job.prompt().turnId())) {
+            try {
+                answer(turn, handle);
+            } catch (OutputClosedException e) {
+                throw e; // handed over or fenced: the turn is no longer ours to end
+            } catch (RuntimeException e) {
+                // A bug or an event the log refuses: the README promises that a turn always ends, and its
+                // prompt must be done for the committed position to move on.
+                log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
+                        job.prompt().sessionId(), turn.index, e);
+                turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+            }
         }
     }
 

@@ -17,7 +17,10 @@ import io.tokenpipe.worker.model.ModelRegistry;
 import io.tokenpipe.worker.model.ModelResult;
 import io.tokenpipe.worker.model.SyntheticModel;
 import io.tokenpipe.worker.model.SyntheticSettings;
+import io.tokenpipe.testing.JsonLogCapture;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+import org.slf4j.MDC;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -28,6 +31,7 @@ import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The turn logic over an in-memory log: what a turn writes, without a broker. */
@@ -138,6 +142,29 @@ class TurnRunnerTest {
         List<StreamEvent> events = events(prompt);
         assertEquals(List.of("turn.started", "turn.completed"), events.stream().map(StreamEvent::type).toList());
         assertEquals("cancelled", ((TurnCompleted) events.getLast()).finishReason());
+    }
+
+    @Test
+    void withJsonLogsATurnsLinesCarryItsSessionAndTurnIdsAsFields() throws Exception {
+        PromptSubmitted prompt = prompt(Map.of(), null, List.of());
+        Cancellations cancellations = new Cancellations();
+        cancellations.requested(prompt.turnId());
+        TurnHandle handle = cancellations.begin(prompt.turnId());
+        List<JsonNode> lines;
+        try (JsonLogCapture logs = JsonLogCapture.start()) {
+            runner(SYNTHETIC).run(new TurnJob(prompt, null, log, null), handle);
+            lines = logs.lines();
+        } finally {
+            cancellations.end(prompt.turnId(), handle);
+        }
+
+        JsonNode cancelled = lines.stream().filter(l -> l.path("formattedMessage").asText().contains("cancelled"))
+                .findFirst().orElseThrow(() -> new AssertionError("no line about the cancelled turn in " + lines));
+        assertEquals("INFO", cancelled.path("level").asText());
+        assertEquals(prompt.sessionId(), cancelled.path("mdc").path("session_id").asText(), cancelled.toString());
+        assertEquals(prompt.turnId(), cancelled.path("mdc").path("turn_id").asText(), cancelled.toString());
+        assertNull(MDC.get("turn_id"), "the ids are cleared when the turn is over");
+        assertNull(MDC.get("session_id"));
     }
 
     @Test
