@@ -3,6 +3,7 @@ package io.tokenpipe.delivery;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
@@ -128,6 +129,7 @@ final class Transcripts {
                     }
                     e.put("text", chunk.text());
                 }
+                case ReasoningChunk chunk -> e.put("text", chunk.text());
                 case TurnResumed r -> {
                     workers.add(r.workerId());
                     e.put("reason", r.reason());

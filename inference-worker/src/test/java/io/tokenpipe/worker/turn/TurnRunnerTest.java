@@ -4,6 +4,7 @@ import io.tokenpipe.common.event.ChatMessage;
 import io.tokenpipe.common.event.GenerationParams;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
@@ -142,6 +143,25 @@ class TurnRunnerTest {
         List<StreamEvent> events = events(prompt);
         assertEquals(List.of("turn.started", "turn.completed"), events.stream().map(StreamEvent::type).toList());
         assertEquals("cancelled", ((TurnCompleted) events.getLast()).finishReason());
+    }
+
+    @Test
+    void aReasoningModelsThinkingIsWrittenAsReasoningEventsOutsideTheAnswer() throws Exception {
+        ChatModel thinking = (request, sink) -> {
+            sink.reasoning("Two is ");
+            sink.reasoning("even.");
+            sink.accept("Even");
+            return new ModelResult("stop", null);
+        };
+        PromptSubmitted prompt = prompt(Map.of(), null, List.of());
+        runner(thinking).run(new TurnJob(prompt, null, log, null), handle());
+
+        List<StreamEvent> events = events(prompt);
+        assertEquals(List.of("turn.started", "reasoning", "reasoning", "token", "turn.completed"),
+                events.stream().map(StreamEvent::type).toList());
+        assertEquals(IntStream.rangeClosed(0, 4).boxed().toList(), events.stream().map(StreamEvent::index).toList());
+        assertEquals("even.", assertInstanceOf(ReasoningChunk.class, events.get(2)).text());
+        assertEquals(1, assertInstanceOf(TurnCompleted.class, events.getLast()).usage().completionTokens());
     }
 
     @Test
