@@ -166,6 +166,7 @@
       tPost: null, tFirst: null, tDone: null, finish: null, usage: null,
       error: null, retryable: false, postFailed: false, stopping: false,
       workers: [], promptRef: null, // provenance: who wrote the answer, where the prompt lies in Kafka
+      tokenIds: [], offsetsEl: null, // each token's SSE id (its stream offset), listed on demand
     };
     renderMeta(t);
     return t;
@@ -209,9 +210,14 @@
     }
     if (t.workers.length) {
       const p = t.promptRef;
-      add(`worker ${t.workers.join(" → ")}`, "provenance").title = p
-        ? `Written by ${t.workers.join(", then ")}; prompt at ${p.topic} partition ${p.partition} offset ${p.offset}. The transcript has every event's position.`
-        : `Written by ${t.workers.join(", then ")}.`;
+      const prov = add(`worker ${t.workers.join(" → ")}`, "provenance");
+      prov.title = p
+        ? `Written by ${t.workers.join(", then ")}; prompt at ${p.topic} partition ${p.partition} offset ${p.offset}. Click for each token's position.`
+        : `Written by ${t.workers.join(", then ")}. Click for each token's position.`;
+      prov.tabIndex = 0;
+      prov.setAttribute("role", "button");
+      prov.addEventListener("click", () => toggleOffsets(t));
+      prov.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggleOffsets(t); } });
     }
     if (t.state === "failed") {
       add(t.error || "failed", "error");
@@ -224,6 +230,20 @@
       }
     }
     t.meta.replaceChildren(...bits);
+  }
+
+  // Each token's Kafka position, on demand. A session's stream events share the partition of its
+  // prompt (both topics are keyed by session id and have TOPIC_PARTITIONS partitions).
+  function toggleOffsets(t) {
+    if (t.offsetsEl) { t.offsetsEl.remove(); t.offsetsEl = null; return; }
+    t.offsetsEl = el("ol", "token-offsets");
+    t.tokenIds.forEach((tok) => addOffset(t, tok));
+    t.answer.append(t.offsetsEl);
+  }
+
+  function addOffset(t, tok) {
+    const where = t.promptRef ? `partition ${t.promptRef.partition} ` : "";
+    t.offsetsEl.append(el("li", null, `${where}offset ${tok.id}: ${JSON.stringify(tok.text)}`));
   }
 
   // The workers that wrote the answer, in order (another one appears when it took the turn over).
@@ -341,6 +361,11 @@
       keepScrolled(() => {
         const t = handler(data);
         if (t) t.answer.dataset.events = String(++t.events);
+        if (t && data.type === "token") {
+          const tok = { id, text: data.text };
+          t.tokenIds.push(tok);
+          if (t.offsetsEl) addOffset(t, tok);
+        }
       });
     } catch (err) {
       console.error("tokenpipe: could not apply event", id, err);

@@ -2,6 +2,7 @@ package io.tokenpipe.delivery;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
@@ -72,6 +73,14 @@ final class ChatChunkFormat implements StreamFormat {
             case TurnStarted.TYPE -> {
                 if (news) {
                     ObjectNode delta = ChatChunks.delta().put("role", "assistant").put("content", "");
+                    out.write(ChatChunks.frame(id, chunk(delta, null)));
+                    return true;
+                }
+            }
+            case ReasoningChunk.TYPE -> {
+                if (news) {
+                    // The field DeepSeek and vLLM use for a reasoning model's thinking.
+                    ObjectNode delta = ChatChunks.delta().put("reasoning_content", node.path("text").asText(""));
                     out.write(ChatChunks.frame(id, chunk(delta, null)));
                     return true;
                 }

@@ -7,6 +7,7 @@ import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.HttpErrors;
 import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.log.SessionLog;
+import io.tokenpipe.common.log.TurnLogContext;
 import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionIndex;
@@ -100,12 +101,14 @@ public final class ChatCompletions {
         if (turn.replayed()) {
             ctx.header("Idempotent-Replayed", "true");
         }
-        log.debug("chat completion {} (stream: {})", completionId, request.stream());
-        if (request.stream()) {
-            delivery.withinQuota(ctx, onEnd -> events.stream(ctx, sessionId, from.plan(), from.after(), true,
-                    new ChatChunkFormat(completionId, turn.turnId(), request.includeUsage(), -1, retryMillis), 0, onEnd));
-        } else {
-            answerWhole(ctx, sessionId, turn.turnId(), completionId, from);
+        try (TurnLogContext ids = TurnLogContext.of(sessionId, turn.turnId())) {
+            log.debug("chat completion {} (stream: {})", completionId, request.stream());
+            if (request.stream()) {
+                delivery.withinQuota(ctx, onEnd -> events.stream(ctx, sessionId, from.plan(), from.after(), true,
+                        new ChatChunkFormat(completionId, turn.turnId(), request.includeUsage(), -1, retryMillis), 0, onEnd));
+            } else {
+                answerWhole(ctx, sessionId, turn.turnId(), completionId, from);
+            }
         }
     }
 

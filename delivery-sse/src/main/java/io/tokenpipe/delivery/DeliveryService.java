@@ -12,6 +12,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
@@ -40,7 +41,7 @@ public final class DeliveryService implements AutoCloseable {
     /** Every environment variable delivery-sse reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
             DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IngestSettings.TURN_SETTINGS, IndexSettings.SETTINGS,
-            AuthSettings.SETTINGS).flatMap(List::stream).toList();
+            AuthSettings.SETTINGS, LogSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;
@@ -56,6 +57,7 @@ public final class DeliveryService implements AutoCloseable {
 
     public static void main(String[] args) {
         ThreadDeaths.logUncaught();
+        LogSettings.check(Env.system());
         DeliveryService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "delivery-shutdown"));
     }

@@ -4,6 +4,7 @@ import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
@@ -140,6 +141,7 @@ final class Transcripts {
                     }
                     e.put("text", chunk.text());
                 }
+                case ReasoningChunk chunk -> e.put("text", chunk.text());
                 case TurnResumed r -> {
                     workers.add(r.workerId());
                     e.put("reason", r.reason());

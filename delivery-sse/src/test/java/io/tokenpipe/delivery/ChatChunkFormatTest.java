@@ -6,6 +6,7 @@ import io.tokenpipe.common.event.ErrorInfo;
 import io.tokenpipe.common.event.GenerationParams;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
@@ -91,6 +92,17 @@ class ChatChunkFormatTest {
             assertTrue(block.lines().anyMatch(l -> l.startsWith("data: ")), "a block without data: '" + block + "'");
         }
         assertTrue(stream.endsWith("data: [DONE]\n\n"));
+    }
+
+    @Test
+    void aReasoningEventBecomesAChunkWithReasoningContentAndNoContent() throws IOException {
+        List<LogEvent> events = new ArrayList<>(turn());
+        events.add(1, event(9, new ReasoningChunk(1, SESSION, TURN, 1, 1, SUBMITTED, "Thinking.")));
+        List<String> frames = write(new ChatChunkFormat("chatcmpl-x", TURN, false, -1, 1000), events);
+        assertEquals(List.of("id: 10", "id: 9", "id: 11", "id: 13", "id: 14", "[DONE]"), kinds(frames));
+        JsonNode thought = data(frames.get(1));
+        assertEquals("Thinking.", thought.at("/choices/0/delta/reasoning_content").asText());
+        assertFalse(thought.at("/choices/0/delta").has("content"), thought.toString());
     }
 
     @Test

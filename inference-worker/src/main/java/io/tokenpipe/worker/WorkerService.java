@@ -6,6 +6,7 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
 import io.tokenpipe.common.http.RuntimeMetrics;
+import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
@@ -35,7 +36,7 @@ public final class WorkerService implements AutoCloseable {
 
     /** Every environment variable an inference worker reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS, BackendSettings.documented()).flatMap(List::stream).toList();
+            WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS, BackendSettings.documented(), LogSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Worker worker;
     private final Javalin http;
@@ -78,6 +79,7 @@ public final class WorkerService implements AutoCloseable {
 
     public static void main(String[] args) {
         ThreadDeaths.logUncaught();
+        LogSettings.check(Env.system());
         WorkerService worker = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(worker::close, "worker-shutdown"));
         exitOnFailure(worker.worker::failure);

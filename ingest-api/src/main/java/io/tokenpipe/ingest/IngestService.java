@@ -12,6 +12,7 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
@@ -38,7 +39,7 @@ public final class IngestService implements AutoCloseable {
 
     /** Every environment variable ingest-api reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            IngestSettings.SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
+            IngestSettings.SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS, LogSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final SessionIndex index;
@@ -52,6 +53,7 @@ public final class IngestService implements AutoCloseable {
 
     public static void main(String[] args) {
         ThreadDeaths.logUncaught();
+        LogSettings.check(Env.system());
         IngestService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "ingest-shutdown"));
     }

@@ -6,10 +6,13 @@ import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.TurnLogContext;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.index.SessionRecord;
 import io.tokenpipe.index.TurnRecord;
 import org.apache.kafka.clients.producer.Producer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -25,6 +28,8 @@ import java.util.Optional;
  * before anything is written; a write returns once Kafka has acknowledged it.
  */
 public final class Submissions {
+
+    private static final Logger log = LoggerFactory.getLogger(Submissions.class);
 
     /** A session written to the sessions topic. */
     public record CreatedSession(String sessionId, Instant createdAt, Map<String, String> metadata) {
@@ -107,8 +112,11 @@ public final class Submissions {
         }
         String turnId = Ids.turnId(sessionId, clientRequestId);
         Instant now = clock.instant();
-        writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
-                sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
+        try (TurnLogContext ids = TurnLogContext.of(sessionId, turnId)) {
+            writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
+                    sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
+            log.debug("accepted turn {} for model {}", turnId, request.model());
+        }
         return new AcceptedTurn(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now, false);
     }
 

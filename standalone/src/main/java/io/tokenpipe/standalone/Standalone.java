@@ -15,6 +15,7 @@ import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.delivery.ChatCompletions;
+import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
 import io.tokenpipe.delivery.DeliveryService;
@@ -84,6 +85,7 @@ public final class Standalone implements AutoCloseable {
 
     public static void main(String[] args) {
         ThreadDeaths.logUncaught();
+        LogSettings.check(Env.system());
         Standalone stack = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
         WorkerService.exitOnFailure(stack.worker()::failure);

@@ -155,6 +155,30 @@ class UpstreamFailureIT {
         }
     }
 
+    @Test
+    void aReasoningModelsThinkingIsStreamedAsReasoningEventsApartFromTheAnswer() throws Exception {
+        start("prefill");
+        upstream.then(exchange -> {
+            exchange.startStream();
+            exchange.event(FakeUpstream.roleChunk());
+            exchange.event(FakeUpstream.reasoningChunk("reasoning_content", "Two plus two"));
+            exchange.event(FakeUpstream.reasoningChunk("reasoning", " is four."));
+            exchange.event(FakeUpstream.contentChunk("Four"));
+            exchange.event(FakeUpstream.finishChunk("stop"));
+            exchange.done();
+        });
+        String session = api.createSession();
+        api.submitPrompt(session, "{\"model\":\"llm\",\"prompt\":\"2+2?\"}");
+
+        try (SseTestClient client = SseTestClient.connect(api.uri("/v1/sessions/" + session + "/events"))) {
+            List<SseEvent> events = client.awaitEvent(e -> e.event().equals("turn.completed"), WAIT);
+            assertEquals(List.of("turn.started", "reasoning", "reasoning", "token", "turn.completed"),
+                    events.stream().map(SseEvent::event).toList());
+            assertEquals(" is four.", Json.MAPPER.readTree(events.get(2).data()).get("text").asText());
+            assertEquals("Four", PipelineIT.text(events));
+        }
+    }
+
     private void start(String continuation) {
         Topics topics = SharedKafka.freshTopics("upstream", 1);
         Map<String, String> env = new HashMap<>();

@@ -369,6 +369,14 @@ public final class FakeUpstream implements AutoCloseable {
         return Json.string(chunk);
     }
 
+    /** A reasoning model's thinking, in {@code field} ({@code reasoning_content} or {@code reasoning}), with null content. */
+    public static String reasoningChunk(String field, String text) {
+        ObjectNode chunk = chunk();
+        chunk.putArray("choices").addObject().put("index", 0).putNull("logprobs").putNull("finish_reason")
+                .putObject("delta").putNull("content").put(field, text);
+        return Json.string(chunk);
+    }
+
     public static String finishChunk(String reason) {
         ObjectNode chunk = chunk();
         ObjectNode choice = chunk.putArray("choices").addObject().put("index", 0).put("finish_reason", reason);

@@ -15,11 +15,12 @@ import java.time.Instant;
 @JsonSubTypes({
         @JsonSubTypes.Type(value = TurnStarted.class, name = TurnStarted.TYPE),
         @JsonSubTypes.Type(value = TokenChunk.class, name = TokenChunk.TYPE),
+        @JsonSubTypes.Type(value = ReasoningChunk.class, name = ReasoningChunk.TYPE),
         @JsonSubTypes.Type(value = TurnResumed.class, name = TurnResumed.TYPE),
         @JsonSubTypes.Type(value = TurnCompleted.class, name = TurnCompleted.TYPE),
         @JsonSubTypes.Type(value = TurnFailed.class, name = TurnFailed.TYPE),
 })
-public sealed interface StreamEvent permits TurnStarted, TokenChunk, TurnResumed, TurnCompleted, TurnFailed {
+public sealed interface StreamEvent permits TurnStarted, TokenChunk, ReasoningChunk, TurnResumed, TurnCompleted, TurnFailed {
 
     int VERSION = 1;
 

@@ -55,6 +55,7 @@ public record TurnMark(
             case TurnFailed f -> new TurnMark(VERSION, f.sessionId(), f.turnId(), f.type(), streamOffset, f.attempt(),
                     f.producedAt(), null, null, null, f.error().code());
             case TokenChunk chunk -> null;
+            case ReasoningChunk chunk -> null;
         };
     }
 }

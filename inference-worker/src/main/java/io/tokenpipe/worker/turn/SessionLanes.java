@@ -1,6 +1,7 @@
 package io.tokenpipe.worker.turn;
 
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.log.TurnLogContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -124,19 +125,30 @@ public final class SessionLanes {
                     return;
                 }
             }
-            TurnHandle handle = null;
+            if (!runOne(sessionId, job)) {
+                return;
+            }
+        }
+    }
+
+    /** @return false when the worker is handing the turn over (the lane stops) */
+    private boolean runOne(String sessionId, TurnJob job) {
+        TurnHandle handle = null;
+        try (TurnLogContext ids = TurnLogContext.of(sessionId, job.prompt().turnId())) {
             try {
                 handle = cancellations.begin(job.prompt().turnId());
                 runner.run(job, handle);
+                return true;
             } catch (InterruptedException | OutputClosedException e) {
                 log.info("turn {} of session {} handed over unfinished", job.prompt().turnId(), sessionId);
-                return;
+                return false;
             } catch (RuntimeException e) {
                 // Not even its failure could be written. Its prompt must not hold the committed
                 // position back for ever; the lane goes on with the session's next turn.
                 log.error("turn {} of session {} could not be ended; releasing its prompt", job.prompt().turnId(),
                         sessionId, e);
                 release(job);
+                return true;
             } finally {
                 if (handle != null) {
                     cancellations.end(job.prompt().turnId(), handle);

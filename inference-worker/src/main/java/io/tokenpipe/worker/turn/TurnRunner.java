@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.Timer;
 import io.tokenpipe.common.event.ErrorInfo;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.StreamEvent;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
@@ -12,12 +13,14 @@ import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.log.TurnLogContext;
 import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.model.ChatModel;
 import io.tokenpipe.worker.model.ChatRequest;
 import io.tokenpipe.worker.model.ModelException;
 import io.tokenpipe.worker.model.ModelRegistry;
 import io.tokenpipe.worker.model.ModelResult;
+import io.tokenpipe.worker.model.TokenSink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,16 +71,18 @@ public final class TurnRunner {
      */
     public void run(TurnJob job, TurnHandle handle) throws InterruptedException {
         Turn turn = new Turn(job);
-        try {
-            answer(turn, handle);
-        } catch (OutputClosedException e) {
-            throw e; // handed over or fenced: the turn is no longer ours to end
-        } catch (RuntimeException e) {
-            // A bug or an event the log refuses: the README promises that a turn always ends, and its
-            // prompt must be done for the committed position to move on.
-            log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
-                    job.prompt().sessionId(), turn.index, e);
-            turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+        try (TurnLogContext ids = TurnLogContext.of(job.prompt().sessionId(), job.prompt().turnId())) {
+            try {
+                answer(turn, handle);
+            } catch (OutputClosedException e) {
+                throw e; // handed over or fenced: the turn is no longer ours to end
+            } catch (RuntimeException e) {
+                // A bug or an event the log refuses: the README promises that a turn always ends, and its
+                // prompt must be done for the committed position to move on.
+                log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
+                        job.prompt().sessionId(), turn.index, e);
+                turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+            }
         }
     }
 
@@ -120,11 +125,23 @@ public final class TurnRunner {
                 turn.token(text);
                 return maxTokens == null || turn.tokens < maxTokens;
             });
+            TokenSink sink = new TokenSink() {
+                @Override
+                public boolean accept(String text) throws InterruptedException {
+                    return filter.accept(text);
+                }
+
+                @Override
+                public boolean reasoning(String text) throws InterruptedException {
+                    turn.reasoning(text);
+                    return true;
+                }
+            };
             ChatRequest request = new ChatRequest(prompt.model(), prompt.messages(), prompt.params(),
                     continues ? turn.text.toString() : "");
             ModelResult result;
             try {
-                result = model.generate(request, filter);
+                result = model.generate(request, sink);
             } catch (ModelException e) {
                 boolean midAnswer = e.afterFirstToken() || turn.tokens > tokensBefore;
                 if (e.retryable() && midAnswer && resumes < upstreamResumes) {
@@ -225,6 +242,20 @@ public final class TurnRunner {
             }
             lastTokenNanos = nanos;
             TOKENS.increment();
+        }
+
+        /** Thinking is written as it comes, in pieces like tokens, but is no part of the answer text. */
+        void reasoning(String chunk) throws InterruptedException {
+            Instant now = clock.instant();
+            for (int from = 0; from < chunk.length(); ) {
+                int to = Math.min(chunk.length(), from + MAX_CHUNK_CHARS);
+                if (to < chunk.length() && Character.isHighSurrogate(chunk.charAt(to - 1))) {
+                    to--;
+                }
+                write(new ReasoningChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
+                        now, chunk.substring(from, to)));
+                from = to;
+            }
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {

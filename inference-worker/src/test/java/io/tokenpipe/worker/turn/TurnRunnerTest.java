@@ -4,6 +4,7 @@ import io.tokenpipe.common.event.ChatMessage;
 import io.tokenpipe.common.event.GenerationParams;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
+import io.tokenpipe.common.event.ReasoningChunk;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TokenChunk;
 import io.tokenpipe.common.event.TurnCompleted;
@@ -17,7 +18,10 @@ import io.tokenpipe.worker.model.ModelRegistry;
 import io.tokenpipe.worker.model.ModelResult;
 import io.tokenpipe.worker.model.SyntheticModel;
 import io.tokenpipe.worker.model.SyntheticSettings;
+import io.tokenpipe.testing.JsonLogCapture;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+import org.slf4j.MDC;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -28,6 +32,7 @@ import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The turn logic over an in-memory log: what a turn writes, without a broker. */
@@ -138,6 +143,48 @@ class TurnRunnerTest {
         List<StreamEvent> events = events(prompt);
         assertEquals(List.of("turn.started", "turn.completed"), events.stream().map(StreamEvent::type).toList());
         assertEquals("cancelled", ((TurnCompleted) events.getLast()).finishReason());
+    }
+
+    @Test
+    void aReasoningModelsThinkingIsWrittenAsReasoningEventsOutsideTheAnswer() throws Exception {
+        ChatModel thinking = (request, sink) -> {
+            sink.reasoning("Two is ");
+            sink.reasoning("even.");
+            sink.accept("Even");
+            return new ModelResult("stop", null);
+        };
+        PromptSubmitted prompt = prompt(Map.of(), null, List.of());
+        runner(thinking).run(new TurnJob(prompt, null, log, null), handle());
+
+        List<StreamEvent> events = events(prompt);
+        assertEquals(List.of("turn.started", "reasoning", "reasoning", "token", "turn.completed"),
+                events.stream().map(StreamEvent::type).toList());
+        assertEquals(IntStream.rangeClosed(0, 4).boxed().toList(), events.stream().map(StreamEvent::index).toList());
+        assertEquals("even.", assertInstanceOf(ReasoningChunk.class, events.get(2)).text());
+        assertEquals(1, assertInstanceOf(TurnCompleted.class, events.getLast()).usage().completionTokens());
+    }
+
+    @Test
+    void withJsonLogsATurnsLinesCarryItsSessionAndTurnIdsAsFields() throws Exception {
+        PromptSubmitted prompt = prompt(Map.of(), null, List.of());
+        Cancellations cancellations = new Cancellations();
+        cancellations.requested(prompt.turnId());
+        TurnHandle handle = cancellations.begin(prompt.turnId());
+        List<JsonNode> lines;
+        try (JsonLogCapture logs = JsonLogCapture.start()) {
+            runner(SYNTHETIC).run(new TurnJob(prompt, null, log, null), handle);
+            lines = logs.lines();
+        } finally {
+            cancellations.end(prompt.turnId(), handle);
+        }
+
+        JsonNode cancelled = lines.stream().filter(l -> l.path("formattedMessage").asText().contains("cancelled"))
+                .findFirst().orElseThrow(() -> new AssertionError("no line about the cancelled turn in " + lines));
+        assertEquals("INFO", cancelled.path("level").asText());
+        assertEquals(prompt.sessionId(), cancelled.path("mdc").path("session_id").asText(), cancelled.toString());
+        assertEquals(prompt.turnId(), cancelled.path("mdc").path("turn_id").asText(), cancelled.toString());
+        assertNull(MDC.get("turn_id"), "the ids are cleared when the turn is over");
+        assertNull(MDC.get("session_id"));
     }
 
     @Test

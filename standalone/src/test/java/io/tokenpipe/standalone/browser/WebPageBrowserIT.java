@@ -1,6 +1,7 @@
 package io.tokenpipe.standalone.browser;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import io.tokenpipe.standalone.Standalone;
 import io.tokenpipe.testing.ApiClient;
 import io.tokenpipe.testing.TestAuth;
@@ -125,6 +126,20 @@ class WebPageBrowserIT {
         assertTrue(badge.contains("synthetic") && badge.contains("not an LLM"), "synthetic badge: " + badge);
         assertEquals(0L, pageCounter("duplicatesIgnored"));
         assertEquals(List.of(), browser.consoleProblems(), "no console warnings or errors");
+
+        // Provenance on demand: clicking the answer's provenance line lists each token's Kafka position,
+        // as the transcript records it.
+        List<String> expected = new ArrayList<>();
+        for (JsonNode event : turn.get("events")) {
+            if ("token".equals(event.path("type").asText())) {
+                expected.add("partition " + event.at("/kafka/partition").asInt() + " offset " + event.at("/kafka/offset").asLong()
+                        + ": " + TextNode.valueOf(event.get("text").asText()).toString());
+            }
+        }
+        assertFalse(expected.isEmpty(), "the transcript lists the tokens with their positions: " + turn);
+        browser.driver().findElement(By.cssSelector("#messages .answer:last-child .answer-meta .provenance")).click();
+        assertEquals(expected, texts("#messages .answer:last-child .token-offsets li"),
+                "one line per token, with the partition and offset the transcript gives it");
 
         System.out.printf("typed prompt: %d events in %d ms, %d snapshots, lengths while streaming %s%n",
                 done.events(), took, seen.size(), streamingLengths);

@@ -277,5 +277,11 @@ public final class BackendRouter implements ChatModel, AutoCloseable {
             delivered = true;
             return downstream.accept(text);
         }
+
+        @Override
+        public boolean reasoning(String text) throws InterruptedException {
+            delivered = true; // written to the log: another backend must not start the turn afresh
+            return downstream.reasoning(text);
+        }
     }
 }

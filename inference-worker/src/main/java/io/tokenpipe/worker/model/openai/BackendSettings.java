@@ -40,6 +40,8 @@ import java.util.regex.Pattern;
  * @param retryMax          back-off cap
  * @param forwardOptions    the turn options copied into the upstream request; none by default, since a
  *                          client could otherwise raise the cost of a paid backend ({@code n}, {@code service_tier}…)
+ * @param maxTokensField    the request field that carries a turn's max_tokens: {@code max_tokens}, or
+ *                          {@code max_completion_tokens} for models that refuse the older name (OpenAI's o-series)
  */
 public record BackendSettings(
         String name,
@@ -57,7 +59,8 @@ public record BackendSettings(
         int maxRetries,
         Duration retryBase,
         Duration retryMax,
-        Set<String> forwardOptions) {
+        Set<String> forwardOptions,
+        String maxTokensField) {
 
     /** What a backend does when asked to continue an answer another attempt began. */
     public enum Continuation {
@@ -115,9 +118,12 @@ public record BackendSettings(
     public static final Setting FORWARD_OPTIONS = template("FORWARD_OPTIONS", "",
             "Comma-separated names of a turn's options copied into the upstream request (e.g. top_p,presence_penalty); empty forwards none, so clients cannot set cost-raising fields such as n, service_tier or max_completion_tokens.");
 
+    public static final Setting MAX_TOKENS_FIELD = template("MAX_TOKENS_FIELD", "max_tokens",
+            "The request field that carries a turn's max_tokens: max_tokens, or max_completion_tokens for models that reject max_tokens (OpenAI's reasoning models).");
+
     private static final List<Setting> PER_BACKEND = List.of(BASE_URL, API_KEY, MODELS, UPSTREAM_MODEL, HEADERS,
             CONTINUATION, FALLBACK, CONNECT_TIMEOUT_MS, FIRST_TOKEN_TIMEOUT_MS, IDLE_TIMEOUT_MS, TURN_TIMEOUT_MS,
-            MAX_RETRIES, RETRY_BASE_MS, RETRY_MAX_MS, FORWARD_OPTIONS);
+            MAX_RETRIES, RETRY_BASE_MS, RETRY_MAX_MS, FORWARD_OPTIONS, MAX_TOKENS_FIELD);
 
     private static final Pattern NAME = Pattern.compile("[A-Z0-9_]+");
     private static final Pattern VARIABLE = Pattern.compile("BACKEND_([A-Z0-9_]+)_(" + String.join("|",
@@ -131,6 +137,7 @@ public record BackendSettings(
         models = List.copyOf(models);
         headers = Collections.unmodifiableMap(new LinkedHashMap<>(headers));
         forwardOptions = forwardOptions == null ? Set.of() : Set.copyOf(forwardOptions);
+        maxTokensField = maxTokensField == null ? "max_tokens" : maxTokensField;
     }
 
     /** The documented settings, named with the literal {@code <NAME>} placeholder, after {@code MODEL_BACKENDS}. */
@@ -218,10 +225,15 @@ public record BackendSettings(
         if (maxRetries < 0) {
             throw new ConfigException(variable(MAX_RETRIES, name) + " must not be negative, got " + maxRetries);
         }
+        String maxTokensField = env.required(setting(MAX_TOKENS_FIELD, name));
+        if (!maxTokensField.equals("max_tokens") && !maxTokensField.equals("max_completion_tokens")) {
+            throw new ConfigException(variable(MAX_TOKENS_FIELD, name) + " must be max_tokens or max_completion_tokens, got '"
+                    + maxTokensField + "'");
+        }
         return new BackendSettings(name, baseUrl, apiKey, models, upstreamModel, headers, continuation, fallback,
                 positiveMillis(env, CONNECT_TIMEOUT_MS, name), positiveMillis(env, FIRST_TOKEN_TIMEOUT_MS, name),
                 positiveMillis(env, IDLE_TIMEOUT_MS, name), positiveMillis(env, TURN_TIMEOUT_MS, name),
-                maxRetries, retryBase, retryMax, Set.copyOf(env.list(setting(FORWARD_OPTIONS, name))));
+                maxRetries, retryBase, retryMax, Set.copyOf(env.list(setting(FORWARD_OPTIONS, name))), maxTokensField);
     }
 
     /** {@code <baseUrl>/chat/completions}, keeping a query string of the base URL. */
@@ -265,7 +277,8 @@ public record BackendSettings(
                 + ", models=" + models + ", upstreamModel=" + upstreamModel + ", headers=" + headers.keySet()
                 + ", continuation=" + continuation + ", fallback=" + fallback + ", connectTimeout=" + connectTimeout
                 + ", firstTokenTimeout=" + firstTokenTimeout + ", idleTimeout=" + idleTimeout + ", turnTimeout="
-                + turnTimeout + ", maxRetries=" + maxRetries + ", retryBase=" + retryBase + ", retryMax=" + retryMax + "]";
+                + turnTimeout + ", maxRetries=" + maxRetries + ", retryBase=" + retryBase + ", retryMax=" + retryMax
+                + ", maxTokensField=" + maxTokensField + "]";
     }
 
     // ---- parsing ----

@@ -265,7 +265,7 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
         body.put("stream", true);
         body.putObject("stream_options").put("include_usage", true);
         if (params.maxTokens() != null) {
-            body.put("max_tokens", params.maxTokens());
+            body.put(settings.maxTokensField(), params.maxTokens());
         }
         if (params.temperature() != null) {
             body.put("temperature", params.temperature());
@@ -297,20 +297,38 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
     private ModelResult readStream(InputStream body, TokenSink sink, Watchdog dog)
             throws ModelException, InterruptedException {
         LineReader lines = new LineReader(body);
-        String finish = null;
-        Usage usage = null;
-        boolean delivered = false;
+        StreamState state = new StreamState();
         boolean done = false;
         boolean sawData = false;
         boolean sawForeign = false;
+        // An event's data lines, joined with "\n" as the SSE spec says; dispatched at the blank line.
+        StringBuilder data = null;
         try {
             String line;
-            while ((line = lines.next()) != null) {
+            while (true) {
+                line = lines.next();
                 if (Thread.interrupted()) {
                     throw new InterruptedException();
                 }
-                if (line.isEmpty() || line.startsWith(":")) {
-                    continue; // event separator or comment (keep-alive)
+                if (line == null || line.isEmpty()) {
+                    if (data != null) {
+                        String event = data.toString();
+                        data = null;
+                        if (event.strip().equals("[DONE]")) {
+                            done = true;
+                            break;
+                        }
+                        if (!handleChunk(event, state, sink, dog)) {
+                            return new ModelResult("stop", state.usage); // the caller has enough: abort the upstream
+                        }
+                    }
+                    if (line == null) {
+                        break; // a last event without its blank line still counts: lenient with sloppy servers
+                    }
+                    continue;
+                }
+                if (line.startsWith(":")) {
+                    continue; // comment (keep-alive)
                 }
                 if (!line.startsWith("data:")) {
                     if (!line.startsWith("event:") && !line.startsWith("id:") && !line.startsWith("retry:")) {
@@ -319,57 +337,33 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
                     continue;
                 }
                 sawData = true;
-                String data = line.substring(line.startsWith("data: ") ? 6 : 5);
-                if (data.strip().equals("[DONE]")) {
-                    done = true;
-                    break;
-                }
-                dog.activity(false);
-                JsonNode chunk = parse(data, delivered);
-                JsonNode error = chunk.get("error");
-                if (error != null && !error.isNull()) {
-                    throw streamError(error, delivered);
-                }
-                JsonNode usageNode = chunk.get("usage");
-                if (usageNode != null && usageNode.isObject()) {
-                    usage = usage(usageNode);
-                }
-                JsonNode choice = chunk.path("choices").path(0);
-                if (!choice.isObject()) {
-                    continue; // the usage chunk has no choices
-                }
-                JsonNode content = choice.path("delta").path("content");
-                if (content.isTextual() && !content.textValue().isEmpty()) {
-                    dog.activity(true);
-                    delivered = true;
-                    if (!deliver(sink, content.textValue(), dog)) {
-                        return new ModelResult("stop", usage); // the caller has enough: abort the upstream
-                    }
-                }
-                JsonNode reason = choice.get("finish_reason");
-                if (reason != null && reason.isTextual()) {
-                    finish = finishReason(reason.textValue());
+                String value = line.substring(line.startsWith("data: ") ? 6 : 5);
+                if (data == null) {
+                    data = new StringBuilder(value);
+                } else {
+                    data.append('\n').append(value);
                 }
             }
         } catch (LineTooLongException e) {
             throw new ModelException("upstream_protocol", prefix() + "a line of the event stream is longer than "
-                    + MAX_LINE_BYTES + " bytes", false, e, null, delivered);
+                    + MAX_LINE_BYTES + " bytes", false, e, null, state.delivered);
         } catch (IOException e) {
             if (Thread.interrupted()) {
                 throw new InterruptedException();
             }
-            if (finish != null && dog.fired() != Timeout.TURN) {
-                return new ModelResult(finish, usage); // the answer was complete; only the epilogue is missing
+            if (state.finish != null && dog.fired() != Timeout.TURN) {
+                return new ModelResult(state.finish, state.usage); // the answer was complete; only the epilogue is missing
             }
             if (dog.fired() != null) {
-                throw timeout(dog.fired(), delivered);
+                throw timeout(dog.fired(), state.delivered);
             }
             throw new ModelException("upstream_disconnected", prefix() + "the connection broke "
-                    + (delivered ? "mid-answer" : "before the answer began") + ": " + describe(e), true, e, null, delivered);
+                    + (state.delivered ? "mid-answer" : "before the answer began") + ": " + describe(e), true, e, null,
+                    state.delivered);
         }
-        if (!done && finish == null) {
+        if (!done && state.finish == null) {
             if (dog.fired() != null) {
-                throw timeout(dog.fired(), delivered);
+                throw timeout(dog.fired(), state.delivered);
             }
             if (sawForeign && !sawData) {
                 throw new ModelException("upstream_protocol", prefix()
@@ -377,10 +371,60 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
                         false, null, null, false);
             }
             throw new ModelException("upstream_disconnected", prefix() + "the stream ended "
-                    + (delivered ? "mid-answer" : "before the answer began") + " (no [DONE] and no finish reason)",
-                    true, null, null, delivered);
+                    + (state.delivered ? "mid-answer" : "before the answer began") + " (no [DONE] and no finish reason)",
+                    true, null, null, state.delivered);
         }
-        return new ModelResult(finish == null ? "stop" : finish, usage);
+        return new ModelResult(state.finish == null ? "stop" : state.finish, state.usage);
+    }
+
+    /** What the chunks of one streamed answer said so far. */
+    private static final class StreamState {
+        String finish;
+        Usage usage;
+        boolean delivered;
+    }
+
+    /** One chunk of the stream; {@code false} when the sink wants no more. */
+    private boolean handleChunk(String data, StreamState state, TokenSink sink, Watchdog dog)
+            throws ModelException, InterruptedException {
+        dog.activity(false);
+        JsonNode chunk = parse(data, state.delivered);
+        JsonNode error = chunk.get("error");
+        if (error != null && !error.isNull()) {
+            throw streamError(error, state.delivered);
+        }
+        JsonNode usageNode = chunk.get("usage");
+        if (usageNode != null && usageNode.isObject()) {
+            state.usage = usage(usageNode);
+        }
+        JsonNode choice = chunk.path("choices").path(0);
+        if (!choice.isObject()) {
+            return true; // the usage chunk has no choices
+        }
+        JsonNode delta = choice.path("delta");
+        // Reasoning models (DeepSeek, vLLM/SGLang reasoning parsers: reasoning_content; OpenRouter, Ollama: reasoning)
+        // think before they answer; the thinking is relayed as its own kind of event, never mixed into the answer.
+        JsonNode reasoning = delta.path("reasoning_content").isTextual() ? delta.path("reasoning_content") : delta.path("reasoning");
+        if (reasoning.isTextual() && !reasoning.textValue().isEmpty()) {
+            dog.activity(true);
+            state.delivered = true; // written to the log: a failure now is mid-answer, not silently retried
+            if (!deliverReasoning(sink, reasoning.textValue(), dog)) {
+                return false;
+            }
+        }
+        JsonNode content = delta.path("content");
+        if (content.isTextual() && !content.textValue().isEmpty()) {
+            dog.activity(true);
+            state.delivered = true;
+            if (!deliver(sink, content.textValue(), dog)) {
+                return false;
+            }
+        }
+        JsonNode reason = choice.get("finish_reason");
+        if (reason != null && reason.isTextual()) {
+            state.finish = finishReason(reason.textValue());
+        }
+        return true;
     }
 
     /** A server that ignored {@code "stream": true} and sent the whole completion as one JSON object. */
@@ -422,6 +466,15 @@ public final class OpenAiChatModel implements ChatModel, AutoCloseable {
         dog.busy(true);
         try {
             return sink.accept(text);
+        } finally {
+            dog.busy(false);
+        }
+    }
+
+    private static boolean deliverReasoning(TokenSink sink, String text, Watchdog dog) throws InterruptedException {
+        dog.busy(true);
+        try {
+            return sink.reasoning(text);
         } finally {
             dog.busy(false);
         }

@@ -188,7 +188,7 @@ class BackendSettingsTest {
                 "BACKEND_<NAME>_UPSTREAM_MODEL", "BACKEND_<NAME>_HEADERS", "BACKEND_<NAME>_CONTINUATION",
                 "BACKEND_<NAME>_FALLBACK", "BACKEND_<NAME>_CONNECT_TIMEOUT_MS", "BACKEND_<NAME>_FIRST_TOKEN_TIMEOUT_MS",
                 "BACKEND_<NAME>_IDLE_TIMEOUT_MS", "BACKEND_<NAME>_TURN_TIMEOUT_MS", "BACKEND_<NAME>_MAX_RETRIES",
-                "BACKEND_<NAME>_RETRY_BASE_MS", "BACKEND_<NAME>_RETRY_MAX_MS", "BACKEND_<NAME>_FORWARD_OPTIONS"), names);
+                "BACKEND_<NAME>_RETRY_BASE_MS", "BACKEND_<NAME>_RETRY_MAX_MS", "BACKEND_<NAME>_FORWARD_OPTIONS", "BACKEND_<NAME>_MAX_TOKENS_FIELD"), names);
         for (Setting setting : documented) {
             assertFalse(setting.description().isBlank(), setting.name());
             String concrete = setting.name().replace("<NAME>", "MY_VLLM_2");

@@ -3,6 +3,7 @@ package io.tokenpipe.worker.model.openai;
 import io.tokenpipe.testing.FakeUpstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.tokenpipe.common.config.ConfigException;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.event.ChatMessage;
 import io.tokenpipe.common.event.GenerationParams;
@@ -110,6 +111,75 @@ class OpenAiChatModelTest {
         assertEquals("stop", result.finishReason());
         assertEquals(new Usage(7, 3, 10), result.usage());
         assertTrue(fake.scriptFailures().isEmpty(), fake.scriptFailures().toString());
+    }
+
+    @Test
+    void anEventWhoseDataSpansSeveralLinesIsJoinedWithNewlinesAsTheSseSpecSays() throws Exception {
+        fake.then(exchange -> {
+            exchange.startStream();
+            // One chunk's JSON over three data: lines of one event; parsed line by line it is not JSON.
+            exchange.raw("data: {\"choices\":[{\"index\":0,\ndata: \"delta\":{\"content\":\"one\"}}\ndata: ]}\n\n");
+            exchange.event(FakeUpstream.contentChunk(" two"));
+            exchange.event(FakeUpstream.finishChunk("stop"));
+            exchange.done();
+        });
+        ModelResult result = backend().generate(request(), recorder);
+        assertEquals(List.of("one", " two"), received);
+        assertEquals("stop", result.finishReason());
+    }
+
+    @Test
+    void maxTokensGoesUpstreamInTheFieldTheBackendIsConfiguredFor() throws Exception {
+        ChatRequest limited = new ChatRequest("fake", QUESTION,
+                new GenerationParams(12, null, List.of(), null, Map.of()), "");
+        fake.then(FakeUpstream.stream("a"));
+        backend().generate(limited, recorder);
+        JsonNode plain = fake.takeRequest().json();
+        assertEquals(12, plain.path("max_tokens").asInt());
+        assertFalse(plain.has("max_completion_tokens"));
+
+        fake.then(FakeUpstream.stream("b"));
+        backend("MAX_TOKENS_FIELD", "max_completion_tokens").generate(limited, recorder);
+        JsonNode newer = fake.takeRequest().json();
+        assertEquals(12, newer.path("max_completion_tokens").asInt());
+        assertFalse(newer.has("max_tokens"), newer.toString());
+
+        assertThrows(ConfigException.class, () -> backend("MAX_TOKENS_FIELD", "max_output_tokens"));
+    }
+
+    @Test
+    void reasoningDeltasGoToTheSinkAsReasoningAndNeverIntoTheAnswer() throws Exception {
+        List<String> thoughts = new CopyOnWriteArrayList<>();
+        List<String> order = new CopyOnWriteArrayList<>();
+        TokenSink sink = new TokenSink() {
+            @Override
+            public boolean accept(String text) {
+                received.add(text);
+                order.add("answer:" + text);
+                return true;
+            }
+
+            @Override
+            public boolean reasoning(String text) {
+                thoughts.add(text);
+                order.add("thought:" + text);
+                return true;
+            }
+        };
+        fake.then(exchange -> {
+            exchange.startStream();
+            exchange.event(FakeUpstream.roleChunk());
+            exchange.event("{\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"reasoning_content\":\"Let me think.\"}}]}");
+            exchange.event("{\"choices\":[{\"index\":0,\"delta\":{\"reasoning\":\" Two is even.\"}}]}");
+            exchange.event("{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Even.\",\"reasoning_content\":\"\"}}]}");
+            exchange.event(FakeUpstream.finishChunk("stop"));
+            exchange.done();
+        });
+        ModelResult result = backend().generate(request(), sink);
+        assertEquals(List.of("Let me think.", " Two is even."), thoughts);
+        assertEquals(List.of("Even."), received);
+        assertEquals(List.of("thought:Let me think.", "thought: Two is even.", "answer:Even."), order);
+        assertEquals("stop", result.finishReason());
     }
 
     @Test
