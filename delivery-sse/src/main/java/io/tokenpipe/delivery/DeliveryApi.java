@@ -3,6 +3,7 @@ package io.tokenpipe.delivery;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.tokenpipe.common.auth.AccessControl;
+import io.tokenpipe.common.auth.Principal;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.ApiException;
@@ -16,6 +17,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The read side of the HTTP API: a session's events as Server-Sent Events (live, resumed, or
@@ -30,9 +32,13 @@ public final class DeliveryApi implements AutoCloseable {
     private final SseEndpoint events;
     private final Transcripts transcripts;
     private final StreamQuota quota;
+    private final DeliverySettings settings;
+    private final Env env;
+    private volatile SocketEndpoint socket;
 
     /** Every environment variable the delivery API reads besides {@link DeliverySettings}. */
-    public static final List<Setting> QUOTA_SETTINGS = StreamQuota.SETTINGS;
+    public static final List<Setting> QUOTA_SETTINGS = java.util.stream.Stream.concat(StreamQuota.SETTINGS.stream(),
+            java.util.stream.Stream.of(SocketEndpoint.MAX_SUBSCRIPTIONS)).toList();
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
@@ -43,6 +49,8 @@ public final class DeliveryApi implements AutoCloseable {
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index,
                        Env env) {
         this.quota = StreamQuota.from(env);
+        this.settings = settings;
+        this.env = env;
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
@@ -54,9 +62,20 @@ public final class DeliveryApi implements AutoCloseable {
         return this;
     }
 
+    /** The routes; the WebSocket answers submit and cancel with an error (delivery-sse runs no ingest). */
     public void register(RoutesConfig routes) {
+        register(routes, TurnCommands.NONE, principal -> { });
+    }
+
+    /**
+     * The routes, with the WebSocket's submit and cancel served by {@code commands} (the standalone's
+     * ingest), each charged to its credential's write rate by {@code chargeWrite}.
+     */
+    public void register(RoutesConfig routes, TurnCommands commands, Consumer<Principal> chargeWrite) {
         routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        socket = new SocketEndpoint(events, quota, commands, chargeWrite, settings.heartbeat(), env);
+        socket.register(routes);
     }
 
     public boolean healthy() {
@@ -66,6 +85,12 @@ public final class DeliveryApi implements AutoCloseable {
     /** Streams open on this node. */
     public int openStreams() {
         return events.openStreams();
+    }
+
+    /** WebSockets open on this node (each may follow many sessions; those count in {@link #openStreams()}). */
+    public int openSockets() {
+        SocketEndpoint s = socket;
+        return s == null ? 0 : s.openSockets();
     }
 
     /** A stream, counted against its credential's quota while it is open. */

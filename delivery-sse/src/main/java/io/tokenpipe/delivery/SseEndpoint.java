@@ -56,14 +56,7 @@ public final class SseEndpoint {
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
         boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
-        ReplayPlan plan = planner.plan(sessionId, lastEventId);
-        if (lastEventId != null) {
-            checkResumable(plan.partition(), lastEventId);
-        }
-        if (open.incrementAndGet() > settings.maxStreams()) {
-            open.decrementAndGet();
-            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
-        }
+        ReplayPlan plan = admit(sessionId, lastEventId);
 
         HttpServletResponse response = ctx.res();
         response.setStatus(200);
@@ -72,27 +65,56 @@ public final class SseEndpoint {
         // Proxies must neither cache nor buffer an event stream (nginx honours X-Accel-Buffering).
         response.setHeader("Cache-Control", "no-cache, no-transform");
         response.setHeader("X-Accel-Buffering", "no");
-        SseStream stream = null;
         try {
-            stream = new SseStream(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
-                    response.getOutputStream(), sessionLog, settings);
-            streams.add(stream); // before the first byte, so endStreams() never misses a stream
+            SseSink sink = new SseSink(response.getOutputStream());
             response.flushBuffer();
-            SseStream started = stream;
-            CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
-                open.decrementAndGet();
-                streams.remove(started);
-                onEnd.run();
-            });
-            ctx.future(() -> done);
+            ctx.future(() -> start(sessionId, plan, lastEventId, follow, sink, onEnd).done());
         } catch (IOException e) {
             open.decrementAndGet();
-            if (stream != null) {
-                streams.remove(stream);
-            }
             onEnd.run();
             log.debug("client of {} left before its stream began", sessionId);
         }
+    }
+
+    /** A started stream: its completion, and how to end it early. */
+    record Started(SseStream stream, CompletableFuture<Void> done) {
+    }
+
+    /**
+     * Checks that the session's stream can be served from {@code lastEventId} (404, 400, 410) and
+     * counts it against the node's maximum (503). Follow with {@link #start}, or {@link #unadmit()}.
+     */
+    ReplayPlan admit(String sessionId, Long lastEventId) throws InterruptedException {
+        ReplayPlan plan = planner.plan(sessionId, lastEventId);
+        if (lastEventId != null) {
+            checkResumable(plan.partition(), lastEventId);
+        }
+        if (open.incrementAndGet() > settings.maxStreams()) {
+            open.decrementAndGet();
+            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
+        }
+        return plan;
+    }
+
+    /** Gives back an admission that no stream followed. */
+    void unadmit() {
+        open.decrementAndGet();
+    }
+
+    /**
+     * Starts an admitted stream writing to {@code sink}; {@code onEnd} runs once it has ended. The same
+     * stream logic serves SSE responses and WebSocket subscriptions, so both follow the same rules.
+     */
+    Started start(String sessionId, ReplayPlan plan, Long lastEventId, boolean follow, StreamSink sink, Runnable onEnd) {
+        SseStream stream = new SseStream(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
+                sink, sessionLog, settings);
+        streams.add(stream); // before the first byte, so endStreams() never misses a stream
+        CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
+            open.decrementAndGet();
+            streams.remove(stream);
+            onEnd.run();
+        });
+        return new Started(stream, done);
     }
 
     /** Streams open now. */
@@ -128,7 +150,11 @@ public final class SseEndpoint {
     /** The standard header, or the {@code last_event_id} query parameter for clients that cannot set headers. */
     static Long lastEventId(Context ctx) {
         String header = ctx.header("Last-Event-ID");
-        String value = header != null && !header.isBlank() ? header.trim() : ctx.queryParam("last_event_id");
+        return eventId(header != null && !header.isBlank() ? header.trim() : ctx.queryParam("last_event_id"));
+    }
+
+    /** A client's last event id as it sent it; {@code null} when absent; 400 when it cannot be one of ours. */
+    static Long eventId(String value) {
         if (value == null || value.isBlank()) {
             return null;
         }

@@ -2,14 +2,12 @@ package io.tokenpipe.delivery;
 
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.log.SessionLog;
-import io.tokenpipe.common.log.SseFrames;
 import io.tokenpipe.common.metrics.LatencyHistogram;
 import io.tokenpipe.common.metrics.StageTimes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -17,7 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One client's stream, written by its own virtual thread so that a slow client blocks nobody else.
+ * One client's stream of one session (an SSE response, or one subscription on a WebSocket), written by its own virtual thread so that a slow client blocks nobody else.
  *
  * <p>No gap, no duplicate: the stream subscribes to live events first (they queue), then replays
  * the log from where the client stands up to the live position, then sends the queued live
@@ -37,7 +35,7 @@ final class SseStream {
     private final String sessionId;
     private final ReplayPlan plan;
     private final boolean follow;
-    private final OutputStream out;
+    private final StreamSink out;
     private final SessionLog sessionLog;
     private final Duration heartbeat;
     private final long retryMillis;
@@ -54,7 +52,7 @@ final class SseStream {
      * @param after  the offset the client already has (its Last-Event-ID), or -1
      * @param follow keep the stream open for live events after the replay
      */
-    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, SessionLog sessionLog,
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink out, SessionLog sessionLog,
               DeliverySettings settings) {
         this.sessionId = sessionId;
         this.plan = plan;
@@ -104,8 +102,7 @@ final class SseStream {
             if (ended) {
                 return;
             }
-            out.write(SseFrames.retry(retryMillis));
-            out.flush();
+            out.open(retryMillis);
             if (follow) {
                 subscription = sessionLog.subscribe(sessionId, this::offer);
             }
@@ -148,8 +145,7 @@ final class SseStream {
             }
             LogEvent next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
             if (next == null) {
-                out.write(SseFrames.HEARTBEAT);
-                out.flush();
+                out.heartbeat();
                 continue;
             }
             int taken = 0;
@@ -202,7 +198,7 @@ final class SseStream {
     /** Writes the event unless the client has it already; true if written. */
     private boolean send(LogEvent event) throws IOException {
         if (event.offset() > lastSent) {
-            out.write(event.sseFrame());
+            out.event(event);
             lastSent = event.offset();
             return true;
         }

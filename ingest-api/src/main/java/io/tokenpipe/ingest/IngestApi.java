@@ -113,7 +113,26 @@ public final class IngestApi {
     private void submitTurn(Context ctx) {
         String sessionId = sessionId(ctx);
         requireJson(ctx);
-        TurnRequest request = parser.parse(ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
+        Submitted submitted = submit(sessionId, ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
+        if (submitted.replayed()) {
+            ctx.header("Idempotent-Replayed", "true");
+        } else {
+            ctx.header("Location", "/v1/sessions/" + sessionId + "/turns/" + submitted.body().get("turn_id"));
+        }
+        ctx.status(202).json(submitted.body());
+    }
+
+    /** What a submit answered: the 202 body, and whether it is an earlier submit's answer replayed (same key). */
+    public record Submitted(Map<String, Object> body, boolean replayed) {
+    }
+
+    /**
+     * Submits a turn (the body of {@code POST /v1/sessions/{id}/turns}) to a valid session id: the
+     * HTTP route and delivery's WebSocket both come here. Throws {@link ApiException} for every refusal,
+     * before anything is written.
+     */
+    public Submitted submit(String sessionId, byte[] body, String idempotencyKey) {
+        TurnRequest request = parser.parse(body, idempotencyKey);
         // A client's idempotency key must be checked against everything already written (a retry
         // may follow its first attempt by a millisecond); a generated request id cannot collide.
         SessionRecord session = index.existing(sessionId, request.clientRequestId() != null).session();
@@ -127,9 +146,7 @@ public final class IngestApi {
                 throw new ApiException(422, "idempotency_key_reused", "idempotency key '" + clientRequestId
                         + "' was already used for a different request in this session");
             }
-            ctx.header("Idempotent-Replayed", "true");
-            ctx.status(202).json(turnAccepted(sessionId, turn.turnId(), clientRequestId, turn.status().json(), turn.submittedAt()));
-            return;
+            return new Submitted(turnAccepted(sessionId, turn.turnId(), clientRequestId, turn.status().json(), turn.submittedAt()), true);
         }
         if (session.turns().size() >= settings.maxTurnsPerSession()) {
             throw new ApiException(409, "too_many_turns", "session " + sessionId + " already holds "
@@ -140,8 +157,7 @@ public final class IngestApi {
         Instant now = clock.instant();
         writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
                 sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
-        ctx.status(202).header("Location", "/v1/sessions/" + sessionId + "/turns/" + turnId)
-                .json(turnAccepted(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now));
+        return new Submitted(turnAccepted(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now), false);
     }
 
     private void getSession(Context ctx) {
@@ -158,8 +174,11 @@ public final class IngestApi {
      * finish_reason "cancelled"; the text streamed so far stays. Cancelling twice is harmless.
      */
     private void cancelTurn(Context ctx) {
-        String sessionId = sessionId(ctx);
-        String turnId = ctx.pathParam("turnId");
+        ctx.status(202).json(cancel(sessionId(ctx), ctx.pathParam("turnId")));
+    }
+
+    /** Cancels a turn of a valid session id (the HTTP route and delivery's WebSocket); the 202 body. */
+    public Map<String, Object> cancel(String sessionId, String turnId) {
         TurnRecord turn = existingTurn(sessionId, turnId);
         if (turn.finished()) {
             throw new ApiException(409, "turn_finished", "turn " + turnId + " already ended (" + turn.status().json()
@@ -167,7 +186,7 @@ public final class IngestApi {
         }
         writer.write(topics.control(), sessionId, TurnCancelRequested.TYPE,
                 new TurnCancelRequested(TurnCancelRequested.VERSION, sessionId, turnId, clock.instant()));
-        ctx.status(202).json(Map.of("session_id", sessionId, "turn_id", turnId, "status", "cancelling"));
+        return Map.of("session_id", sessionId, "turn_id", turnId, "status", "cancelling");
     }
 
     private SessionRecord existingSession(String sessionId) {
