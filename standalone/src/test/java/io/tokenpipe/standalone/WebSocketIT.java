@@ -144,6 +144,7 @@ class WebSocketIT {
             assertTrue(events.stream().filter(e -> e.event().equals("turn.started")).count() == 1, "one turn for two submits");
             assertTrue(events.stream().filter(e -> e.event().equals("token")).count() < 1000, "stopped early");
 
+            awaitTurnFinishedInIndex(session, turnId); // the index follows the stream a moment later
             ws.sendJson("type", "cancel", "session_id", session, "turn_id", turnId, "ref", "c2");
             assertError(ws.awaitReply("c2", WAIT), 409, "turn_finished");
             ws.sendJson("type", "cancel", "session_id", session, "turn_id", "t_unknown", "ref", "c3");
@@ -213,6 +214,92 @@ class WebSocketIT {
             ws.sendJson("type", "cancel", "session_id", other, "turn_id", otherTurn, "ref", "cancel");
             assertError(ws.awaitReply("cancel", WAIT), 403, "insufficient_scope");
         }
+    }
+
+    @Test
+    void afterTheUnsubscribeAckNoEventOfThatSessionFollows() throws Exception {
+        String session = api.createSession();
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null));
+             SseTestClient sse = SseTestClient.connect(api.uri("/v1/sessions/" + session + "/events"))) {
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "s");
+            ws.awaitReply("s", WAIT);
+            api.submitPrompt(session, "{\"prompt\":\"long\",\"options\":{\"tokens\":100}}");
+            ws.awaitEvent(session, e -> e.event().equals("token"), WAIT);
+            ws.sendJson("type", "unsubscribe", "session_id", session, "ref", "u");
+            assertEquals("ack", ws.awaitReply("u", WAIT).get("type").asText());
+            int atAck = ws.events(session).size();
+            // The turn goes on (SSE sees it end); the socket hears nothing more of it.
+            sse.awaitEvent(e -> e.event().equals("turn.completed"), WAIT);
+            assertEquals(atAck, ws.events(session).size());
+            assertTrue(atAck < sse.events().size(), "unsubscribed mid-turn");
+
+            ws.sendJson("type", "unsubscribe", "session_id", session, "ref", "u2");
+            assertError(ws.awaitReply("u2", WAIT), 404, "not_subscribed");
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "again", "last_event_id", ws.events(session).getLast().id());
+            ws.awaitReply("again", WAIT);
+            List<SseEvent> all = ws.awaitEvent(session, e -> e.event().equals("turn.completed"), WAIT);
+            PipelineIT.assertStrictlyIncreasingIds(all);
+            assertSameAsSse(session, all);
+        }
+    }
+
+    @Test
+    void aQuietSocketIsPingedAndASecondSubscribeToOneSessionIsRefused() throws Exception {
+        String session = api.createSession();
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "1");
+            ws.awaitReply("1", WAIT);
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "2");
+            assertError(ws.awaitReply("2", WAIT), 409, "already_subscribed");
+            ws.awaitPings(2, WAIT); // SSE_HEARTBEAT_MS is 500 in these tests
+        }
+    }
+
+    @Test
+    void aDrainingNodeClosesTheSocketWith1012AndTheClientResumesEverySession() throws Exception {
+        List<String> sessions = List.of(api.createSession(), api.createSession());
+        Map<String, List<SseEvent>> received = new LinkedHashMap<>();
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
+            for (String session : sessions) {
+                ws.sendJson("type", "subscribe", "session_id", session, "ref", session);
+                ws.awaitReply(session, WAIT);
+                api.submitPrompt(session, "{\"prompt\":\"drain\",\"seed\":3,\"options\":{\"tokens\":120}}");
+            }
+            for (String session : sessions) {
+                ws.awaitEvent(session, e -> e.event().equals("token"), WAIT);
+            }
+            stack.endStreams();
+            assertEquals(1012, ws.awaitClosed(WAIT), "service restart: reconnect");
+            for (String session : sessions) {
+                received.put(session, new ArrayList<>(ws.events(session)));
+            }
+        }
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
+            for (String session : sessions) {
+                ws.sendJson("type", "subscribe", "session_id", session, "ref", session,
+                        "last_event_id", received.get(session).getLast().id());
+                ws.awaitReply(session, WAIT);
+            }
+            for (String session : sessions) {
+                List<SseEvent> all = received.get(session);
+                all.addAll(ws.awaitEvent(session, e -> e.event().equals("turn.completed"), WAIT));
+                PipelineIT.assertStrictlyIncreasingIds(all);
+                assertEquals(PipelineIT.expectedText("drain", 3, 120), PipelineIT.text(all));
+            }
+        }
+    }
+
+    private static void awaitTurnFinishedInIndex(String session, String turnId) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        String status = null;
+        while (System.nanoTime() < deadline) {
+            status = api.get("/v1/sessions/" + session + "/turns/" + turnId).json().path("status").asText();
+            if (status.equals("completed")) {
+                return;
+            }
+            Thread.sleep(20); // polling a condition with a deadline
+        }
+        throw new AssertionError("turn " + turnId + " still " + status + " in the index after " + WAIT);
     }
 
     private static void assertError(JsonNode frame, int status, String code) {

@@ -28,6 +28,7 @@ public final class WsTestClient implements AutoCloseable {
     private final Object signal = new Object();
     private volatile WebSocket socket;
     private volatile Integer closeStatus;
+    private final java.util.concurrent.atomic.AtomicInteger pings = new java.util.concurrent.atomic.AtomicInteger();
 
     private WsTestClient() {
     }
@@ -101,6 +102,11 @@ public final class WsTestClient implements AutoCloseable {
         return events(sessionId);
     }
 
+    /** Waits until the server has pinged this socket {@code count} times (the JDK answers each with a pong). */
+    public void awaitPings(int count, Duration timeout) throws TimeoutException {
+        await(() -> pings.get() >= count, timeout, count + " pings");
+    }
+
     /** Waits until the server closed the socket; its close status. */
     public int awaitClosed(Duration timeout) throws TimeoutException {
         await(() -> closeStatus != null, timeout, "the socket's close");
@@ -167,6 +173,15 @@ public final class WsTestClient implements AutoCloseable {
                 signal.notifyAll();
             }
             return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletionStage<?> onPing(WebSocket webSocket, java.nio.ByteBuffer message) {
+            pings.incrementAndGet();
+            synchronized (signal) {
+                signal.notifyAll();
+            }
+            return WebSocket.Listener.super.onPing(webSocket, message); // pongs, and requests the next message
         }
 
         @Override
