@@ -66,8 +66,9 @@ public final class SseEndpoint {
         response.setHeader("Cache-Control", "no-cache, no-transform");
         response.setHeader("X-Accel-Buffering", "no");
         try {
+            // The stream's first write (retry:) commits these headers, after start() registered it,
+            // so endStreams() never misses a stream that has begun.
             SseSink sink = new SseSink(response.getOutputStream());
-            response.flushBuffer();
             ctx.future(() -> start(sessionId, plan, lastEventId, follow, sink, onEnd).done());
         } catch (IOException e) {
             open.decrementAndGet();
