@@ -3,7 +3,6 @@ package io.tokenpipe.delivery;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.tokenpipe.common.auth.AccessControl;
-import io.tokenpipe.common.auth.Principal;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.ApiException;
@@ -17,7 +16,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * The read side of the HTTP API: a session's events as Server-Sent Events (live, resumed, or
@@ -64,17 +62,24 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** The routes; the WebSocket answers submit and cancel with an error (delivery-sse runs no ingest). */
     public void register(RoutesConfig routes) {
-        register(routes, TurnCommands.NONE, principal -> { });
+        routes.get("/v1/sessions/{sessionId}/events", this::events);
+        routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        socket = new SocketEndpoint(events, quota, TurnCommands.NONE, principal -> { }, token -> {
+            throw ApiException.badRequest("unknown_field", "access_token in frames needs access control on this node");
+        }, settings.heartbeat(), env);
+        socket.register(routes);
     }
 
     /**
      * The routes, with the WebSocket's submit and cancel served by {@code commands} (the standalone's
-     * ingest), each charged to its credential's write rate by {@code chargeWrite}.
+     * ingest; {@link TurnCommands#NONE} on delivery-sse alone), each charged to its credential's write
+     * rate, and read tokens in subscribe frames verified by {@code access}.
      */
-    public void register(RoutesConfig routes, TurnCommands commands, Consumer<Principal> chargeWrite) {
+    public void register(RoutesConfig routes, TurnCommands commands, AccessControl access) {
         routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
-        socket = new SocketEndpoint(events, quota, commands, chargeWrite, settings.heartbeat(), env);
+        socket = new SocketEndpoint(events, quota, commands, access::chargeWrite, access::verifyReadToken,
+                settings.heartbeat(), env);
         socket.register(routes);
     }
 

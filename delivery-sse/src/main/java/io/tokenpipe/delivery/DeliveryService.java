@@ -65,7 +65,7 @@ public final class DeliveryService implements AutoCloseable {
             HttpDefaults.apply(config);
             Cors.apply(config, settings.corsOrigins());
             access.register(config.routes);
-            api.register(config.routes);
+            api.register(config.routes, TurnCommands.NONE, access);
             IndexRoutes.register(config.routes, index);
             WebPage.register(config, settings.webIngestUrl());
             Map<String, BooleanSupplier> checks = new LinkedHashMap<>();

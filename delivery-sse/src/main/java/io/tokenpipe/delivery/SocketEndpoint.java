@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * {@code /v1/ws}: one WebSocket carrying many sessions. The client subscribes to sessions (each from
@@ -39,7 +40,7 @@ final class SocketEndpoint {
             "Sessions one WebSocket may follow at once; a subscribe beyond it is refused (429 too_many_subscriptions). Each also counts as a stream against SSE_MAX_STREAMS and the per-credential limits.");
 
     private static final Map<String, Set<String>> FIELDS = Map.of(
-            "subscribe", Set.of("type", "ref", "session_id", "last_event_id"),
+            "subscribe", Set.of("type", "ref", "session_id", "last_event_id", "access_token"),
             "unsubscribe", Set.of("type", "ref", "session_id"),
             "cancel", Set.of("type", "ref", "session_id", "turn_id"),
             "submit", Set.of("type", "ref", "session_id", "idempotency_key", "turn"));
@@ -48,17 +49,22 @@ final class SocketEndpoint {
     private final StreamQuota quota;
     private final TurnCommands commands;
     private final Consumer<Principal> chargeWrite;
+    private final Function<String, Principal> frameToken;
     private final Duration ping;
     private final int maxSubscriptions;
     private final Map<String, EventSocket> sockets = new ConcurrentHashMap<>();
 
-    /** @param chargeWrite charges a submit or cancel to its credential's write rate (429 when over it) */
+    /**
+     * @param chargeWrite charges a submit or cancel to its credential's write rate (429 when over it)
+     * @param frameToken  verifies a subscribe frame's own read token (401 when invalid)
+     */
     SocketEndpoint(SseEndpoint streams, StreamQuota quota, TurnCommands commands, Consumer<Principal> chargeWrite,
-                   Duration ping, Env env) {
+                   Function<String, Principal> frameToken, Duration ping, Env env) {
         this.streams = streams;
         this.quota = quota;
         this.commands = commands;
         this.chargeWrite = chargeWrite;
+        this.frameToken = frameToken;
         this.ping = ping;
         this.maxSubscriptions = env.positiveInteger(MAX_SUBSCRIPTIONS);
     }
@@ -132,7 +138,8 @@ final class SocketEndpoint {
                         "a session id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-' (got '" + clip(invalid) + "')");
             }
             switch (op) {
-                case "subscribe" -> subscribe(socket, ref, sessionId, frame.get("last_event_id"));
+                case "subscribe" -> subscribe(socket, ref, sessionId, frame.get("last_event_id"),
+                        frame.has("access_token") ? requiredText(frame, "access_token") : null);
                 case "unsubscribe" -> unsubscribe(socket, ref, sessionId);
                 case "cancel" -> cancel(socket, ref, sessionId, requiredText(frame, "turn_id"));
                 case "submit" -> submit(socket, ref, sessionId, frame);
@@ -146,8 +153,13 @@ final class SocketEndpoint {
         }
     }
 
-    private void subscribe(EventSocket socket, JsonNode ref, String sessionId, JsonNode last) throws InterruptedException {
-        Principal principal = socket.principal();
+    /**
+     * @param token a read token for this session sent in the frame: a browser holding one token per
+     *              session follows them all on one socket, though its URL carries only one
+     */
+    private void subscribe(EventSocket socket, JsonNode ref, String sessionId, JsonNode last, String token)
+            throws InterruptedException {
+        Principal principal = token == null ? socket.principal() : frameToken.apply(token);
         AccessRules.SESSION_EVENTS.check(principal, sessionId);
         Long lastEventId = SseEndpoint.eventId(last == null || last.isNull() ? null : last.asText());
         if (socket.subscriptions().containsKey(sessionId)) {

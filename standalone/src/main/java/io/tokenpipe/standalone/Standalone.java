@@ -141,7 +141,7 @@ public final class Standalone implements AutoCloseable {
                 Cors.apply(config, ingestSettings.corsOrigins());
                 access.register(config.routes);
                 ingest.register(config.routes);
-                delivery.register(config.routes, turnCommands(ingest), access::chargeWrite);
+                delivery.register(config.routes, turnCommands(ingest), access);
                 IndexRoutes.register(config.routes, index);
                 WebPage.register(config, "");
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();

@@ -207,6 +207,19 @@ class WebSocketIT {
             ws.sendJson("type", "cancel", "session_id", mine, "turn_id", "t_x", "ref", "cancel");
             assertError(ws.awaitReply("cancel", WAIT), 403, "insufficient_scope");
             assertTrue(ws.events(other).isEmpty());
+
+            // One socket, a read token per session: each subscribe may bring its own session's token.
+            ApiClient.Response second = api.post("/v1/sessions", "", Map.of());
+            String secondId = second.json().get("session_id").asText();
+            ws.sendJson("type", "subscribe", "session_id", secondId, "access_token", second.json().get("read_token").asText(), "ref", "second");
+            assertEquals("ack", ws.awaitReply("second", WAIT).get("type").asText());
+            ws.sendJson("type", "subscribe", "session_id", other, "access_token", token, "ref", "wrong");
+            assertError(ws.awaitReply("wrong", WAIT), 403, "token_for_another_session");
+            ws.sendJson("type", "subscribe", "session_id", other, "access_token", "forged", "ref", "forged");
+            assertError(ws.awaitReply("forged", WAIT), 401, "invalid_credential");
+            ws.sendJson("type", "subscribe", "session_id", other, "access_token", TestAuth.READ_KEY, "ref", "key");
+            assertError(ws.awaitReply("key", WAIT), 401, "key_in_message");
+            assertTrue(ws.events(other).isEmpty());
         }
         try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null), TestAuth.READ_KEY)) {
             ws.sendJson("type", "subscribe", "session_id", other, "ref", "read");

@@ -105,6 +105,24 @@ public final class AccessControl {
         }
     }
 
+    /**
+     * A read token sent inside a message rather than with the request (a WebSocket subscribe: one
+     * socket, a read token per session). Only read tokens: API keys travel in the Authorization header.
+     */
+    public Principal verifyReadToken(String credential) {
+        if (open) {
+            return Principal.open();
+        }
+        if (credential.startsWith(ApiKeys.PREFIX)) {
+            throw new ApiException(401, "key_in_message", "only read tokens go in messages; send API keys in the Authorization header");
+        }
+        try {
+            return tokens.verify(credential);
+        } catch (ReadTokens.InvalidToken e) {
+            throw new ApiException(401, e.expired() ? "token_expired" : "invalid_credential", e.getMessage());
+        }
+    }
+
     /** The {@code Authorization} header value a node sends to another node's internal routes. */
     public String nodeAuthorization() {
         return "Bearer " + tokens.issueNode();
