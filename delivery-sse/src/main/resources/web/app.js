@@ -164,7 +164,8 @@
       answer, badges, textNode, meta, state: "streaming", events: 0, turnId: null, crid: null,
       userEl: null, prompt: null, model: null, len: 0, resumes: 0, resumeReason: null,
       tPost: null, tFirst: null, tDone: null, finish: null, usage: null,
-      error: null, retryable: false, postFailed: false,
+      error: null, retryable: false, postFailed: false, stopping: false,
+      workers: [], promptRef: null, // provenance: who wrote the answer, where the prompt lies in Kafka
     };
     renderMeta(t);
     return t;
@@ -182,7 +183,14 @@
     const bits = [];
     const add = (text, cls) => { const s = el("span", cls, text); bits.push(s); return s; };
     if (t.state === "streaming") {
-      add(t.tFirst != null ? "streaming…" : t.turnId ? "waiting for first token…" : "sending…", "status");
+      add(t.stopping ? "stopping…" : t.tFirst != null ? "streaming…" : t.turnId ? "waiting for first token…" : "sending…", "status");
+      if (t.turnId && !t.stopping) {
+        const b = el("button", "stop secondary", "Stop");
+        b.type = "button";
+        b.title = "Stop generating this answer (the text so far stays)";
+        b.addEventListener("click", () => cancelTurn(t));
+        bits.push(b);
+      }
     }
     if (t.resumes) {
       const why = t.resumeReason === "worker_takeover" ? "another worker took over"
@@ -199,6 +207,12 @@
         add(`total ${fmtMs(t.tDone - t.tPost)}`, "elapsed");
       }
     }
+    if (t.workers.length) {
+      const p = t.promptRef;
+      add(`worker ${t.workers.join(" → ")}`, "provenance").title = p
+        ? `Written by ${t.workers.join(", then ")}; prompt at ${p.topic} partition ${p.partition} offset ${p.offset}. The transcript has every event's position.`
+        : `Written by ${t.workers.join(", then ")}.`;
+    }
     if (t.state === "failed") {
       add(t.error || "failed", "error");
       if (t.retryable && !t.turnId) {
@@ -210,6 +224,11 @@
       }
     }
     t.meta.replaceChildren(...bits);
+  }
+
+  // The workers that wrote the answer, in order (another one appears when it took the turn over).
+  function addWorker(t, worker) {
+    if (worker && t.workers[t.workers.length - 1] !== worker) t.workers.push(worker);
   }
 
   function setModel(t, model) {
@@ -252,6 +271,9 @@
       setState(t, "streaming");
     }
     setModel(t, d.model);
+    addWorker(t, d.worker_id);
+    t.promptRef = d.prompt || null;
+    renderMeta(t);
     return t;
   }
 
@@ -269,6 +291,7 @@
     const t = viewFor(d);
     t.resumes += 1;
     t.resumeReason = d.reason || null;
+    addWorker(t, d.worker_id);
     // Shown text should equal what the server says it published; a mismatch is a bug worth seeing.
     const pub = d.published_text;
     const expected = typeof pub === "string" ? pub.length : typeof pub === "number" ? pub : null;
@@ -331,10 +354,7 @@
     if (es) es.close();
     es = null;
     if (!session) return;
-    let url = session.eventsUrl;
-    // Fresh sessions start from the first event; afterwards resume right after the last one applied.
-    if (lastSeenId >= 0) url += `${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
-    const source = new EventSource(withToken(url, session.readToken));
+    const source = new EventSource(withToken(streamUrl(), session.readToken));
     es = source;
     setConn("reconnecting", lastSeenId >= 0 || retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
     source.onopen = () => {
@@ -354,6 +374,26 @@
     }
   }
 
+  // Fresh sessions start from the first event; afterwards resume right after the last one applied.
+  function streamUrl() {
+    const url = session.eventsUrl;
+    return lastSeenId < 0 ? url : `${url}${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
+  }
+
+  // EventSource reports every refusal as a bare error; a 410 must not be retried for ever. Ask for the
+  // status ourselves and hang up as soon as it arrives.
+  async function streamStatus(url) {
+    const abort = new AbortController();
+    try {
+      const res = await fetch(url, { headers: { Accept: "text/event-stream" }, cache: "no-store", signal: abort.signal });
+      return res.status;
+    } catch {
+      return 0;
+    } finally {
+      abort.abort();
+    }
+  }
+
   function scheduleReconnect() {
     if (es) es.close();
     es = null;
@@ -363,13 +403,20 @@
     const gen = generation;
     clearTimeout(retryTimer);
     retryTimer = setTimeout(async () => {
-      // EventSource cannot report its status: the read token may have expired (401) or the session
-      // be gone (404). Ask for a fresh token, which answers both.
+      // EventSource cannot report its status: the read token may have expired (401), the session
+      // be gone (404) or its history expired (410). A fresh token answers the first two.
       const fresh = await readToken(session && session.id);
       if (gen !== generation) return;
       if (fresh.gone) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); return; }
       if (fresh.token) setReadToken(fresh.token);
-      connect();
+      if (await streamStatus(withToken(streamUrl(), session.readToken)) === 410) {
+        if (gen === generation) {
+          setConn("offline", "history expired", "the server no longer keeps this chat's earlier events");
+          showNotice("This chat's history has expired on the server: it can no longer be shown in full. Start a new chat.");
+        }
+        return;
+      }
+      if (gen === generation) connect();
     }, delay);
   }
 
@@ -504,6 +551,23 @@
       t.retryable = !!err.retryable;
       t.postFailed = true;
       setState(t, "failed");
+    }
+  }
+
+  // Cancelling is its own request (closing the stream is not a cancel). The turn then ends with
+  // turn.completed, finish_reason "cancelled", which arrives on the stream like any other end.
+  async function cancelTurn(t) {
+    if (!t.turnId || t.state !== "streaming" || !session) return;
+    t.stopping = true;
+    renderMeta(t);
+    const url = ingestPath(`/v1/sessions/${encodeURIComponent(session.id)}/turns/${encodeURIComponent(t.turnId)}/cancel`);
+    try {
+      await postJson(url, {});
+    } catch (err) {
+      if (err.status === 409) return; // it ended on its own meanwhile: its end event is on the way
+      t.stopping = false;
+      if (t.state === "streaming") renderMeta(t);
+      showNotice(`Could not stop the answer: ${err.message}`);
     }
   }
 

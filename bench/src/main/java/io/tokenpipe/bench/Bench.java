@@ -213,7 +213,7 @@ public final class Bench {
                         if (o.liveHeap) {
                             s.jcmd("GC.run");
                             JsonNode m = Json.MAPPER.readTree(api.http().send(HttpRequest.newBuilder(
-                                    s.base().resolve("/metrics")).header("Authorization", BenchKey.authorization()).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
+                                    s.base().resolve("/metrics/runtime")).header("Authorization", BenchKey.authorization()).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
                             mr.liveHeapBytes = m.path("heap_used_bytes").asLong(-1);
                             mr.openStreamsAtLiveHeap = m.path("open_streams").asInt(-1);
                             progress(o, String.format("%s: live heap after a forced GC with %d streams open: %s MB",

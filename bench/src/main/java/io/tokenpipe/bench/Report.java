@@ -281,7 +281,7 @@ final class Report {
                 r -> r.peakRss());
         row(md, ran, both, "threads: peak / mean", r -> r.peakThreads() + " / " + num(r.meanOf(Sampler.Sample::threads)),
                 r -> r.peakThreads());
-        row(md, ran, both, "open streams (server /metrics): peak / mean", r -> r.peakOpenStreams() + " / "
+        row(md, ran, both, "open streams (server /metrics/runtime): peak / mean", r -> r.peakOpenStreams() + " / "
                 + num(r.meanOf(Sampler.Sample::openStreams)), r -> Double.NaN);
         row(md, ran, both, "turns in flight peak", r -> Integer.toString(r.peakInflight()), r -> Double.NaN);
         row(md, ran, both, "chunks delivered / resumes / heartbeats", r -> String.format(Locale.ROOT, "%,d / %d / %d",

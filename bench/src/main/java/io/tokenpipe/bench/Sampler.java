@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Once a second: the server's {@code GET /metrics}, its {@code /proc/<pid>/stat} (CPU ticks) and
+ * Once a second: the server's {@code GET /metrics/runtime}, its {@code /proc/<pid>/stat} (CPU ticks) and
  * {@code /proc/<pid>/status} (RSS, threads), the benchmark's own CPU, and the whole machine's CPU
  * from {@code /proc/stat}, so the report can tell who used the two cores.
  */
@@ -68,7 +68,7 @@ final class Sampler implements AutoCloseable {
 
     Sampler(long pid, URI base) {
         this.pid = pid;
-        this.metrics = base.resolve("/metrics");
+        this.metrics = base.resolve("/metrics/runtime");
         this.thread = Thread.ofPlatform().name("bench-sampler").daemon().unstarted(this::run);
     }
 

@@ -9,6 +9,8 @@ import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.SessionLog;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionIndex;
 import org.slf4j.Logger;
@@ -25,14 +27,15 @@ public final class DeliveryApi implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeliveryApi.class);
 
+    private final DeliverySettings settings;
     private final SessionIndex index;
     private final KafkaSessionLog sessionLog;
     private final SseEndpoint events;
     private final Transcripts transcripts;
     private final StreamQuota quota;
-    private final DeliverySettings settings;
     private final Env env;
     private volatile SocketEndpoint socket;
+    private final Metrics.AutoCloseableGauge openStreamsGauge;
 
     /** Every environment variable the delivery API reads besides {@link DeliverySettings}. */
     public static final List<Setting> QUOTA_SETTINGS = java.util.stream.Stream.concat(StreamQuota.SETTINGS.stream(),
@@ -52,7 +55,8 @@ public final class DeliveryApi implements AutoCloseable {
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
-        this.transcripts = new Transcripts(topics, sessionLog);
+        this.transcripts = new Transcripts(topics, sessionLog, settings.transcriptMaxBytes());
+        this.openStreamsGauge = Metrics.gauge(Metrics.OPEN_STREAMS, "Event streams open on delivery nodes", events::openStreams);
     }
 
     public DeliveryApi start() {
@@ -83,6 +87,18 @@ public final class DeliveryApi implements AutoCloseable {
         socket.register(routes);
     }
 
+    DeliverySettings settings() {
+        return settings;
+    }
+
+    SseEndpoint events() {
+        return events;
+    }
+
+    SessionLog sessionLog() {
+        return sessionLog;
+    }
+
     public boolean healthy() {
         return sessionLog.healthy();
     }
@@ -100,10 +116,23 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** A stream, counted against its credential's quota while it is open. */
     private void events(Context ctx) throws InterruptedException {
+        withinQuota(ctx, release -> events.handle(ctx, release));
+    }
+
+    /** What answers a request with a stream; {@code onEnd} runs once that stream has ended. */
+    interface StreamStart {
+        void start(Runnable onEnd) throws InterruptedException;
+    }
+
+    /**
+     * Starts a stream counted against the request's credential's quota (429 beyond it) until it ends;
+     * every route that opens a stream goes through here, so no route bypasses the limit.
+     */
+    void withinQuota(Context ctx, StreamStart start) throws InterruptedException {
         Runnable release = AccessControl.principal(ctx).map(quota::acquire).orElse(() -> { });
         boolean started = false;
         try {
-            events.handle(ctx, release);
+            start.start(release);
             started = true;
         } finally {
             if (!started) {
@@ -146,5 +175,6 @@ public final class DeliveryApi implements AutoCloseable {
     public void close() {
         endStreams();
         sessionLog.close();
+        openStreamsGauge.close();
     }
 }

@@ -12,19 +12,25 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
+import io.tokenpipe.ingest.IngestService;
+import io.tokenpipe.ingest.IngestSettings;
+import io.tokenpipe.ingest.Submissions;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.stream.Stream;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 
 /** delivery-sse as its own process: configuration from the environment, wired by hand. */
 public final class DeliveryService implements AutoCloseable {
@@ -33,19 +39,23 @@ public final class DeliveryService implements AutoCloseable {
 
     /** Every environment variable delivery-sse reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS).flatMap(List::stream).toList();
+            DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IngestSettings.TURN_SETTINGS, IndexSettings.SETTINGS,
+            AuthSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;
     private final SessionIndex index;
+    private final Producer<String, byte[]> producer;
 
-    private DeliveryService(Javalin http, DeliveryApi api, SessionIndex index) {
+    private DeliveryService(Javalin http, DeliveryApi api, SessionIndex index, Producer<String, byte[]> producer) {
         this.http = http;
         this.api = api;
         this.index = index;
+        this.producer = producer;
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         DeliveryService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "delivery-shutdown"));
     }
@@ -61,11 +71,18 @@ public final class DeliveryService implements AutoCloseable {
         }
         SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
         DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index, env).start();
+        // The OpenAI-compatible endpoint writes prompts (and sessions) like ingest-api does.
+        IngestSettings turnSettings = IngestSettings.from(env);
+        Producer<String, byte[]> producer = IngestService.createProducer(kafka);
+        ChatCompletions chat = new ChatCompletions(new Submissions(turnSettings, topics, producer, index, Clock.systemUTC()),
+                api, index);
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
+            config.http.maxRequestSize = turnSettings.maxRequestBytes();
             Cors.apply(config, settings.corsOrigins());
             access.register(config.routes);
             api.register(config.routes, TurnCommands.NONE, access);
+            chat.register(config.routes);
             IndexRoutes.register(config.routes, index);
             WebPage.register(config, settings.webIngestUrl());
             Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
@@ -76,7 +93,7 @@ public final class DeliveryService implements AutoCloseable {
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("delivery-sse listening on port {}", http.port());
-        return new DeliveryService(http, api, index);
+        return new DeliveryService(http, api, index, producer);
     }
 
     public int port() {
@@ -97,5 +114,6 @@ public final class DeliveryService implements AutoCloseable {
         api.close();
         http.stop();
         index.close();
+        producer.close(Duration.ofSeconds(5));
     }
 }

@@ -16,7 +16,10 @@ public record DeliverySettings(
         int maxStreams,
         String webIngestUrl,
         List<String> corsOrigins,
-        int recentEvents) {
+        int recentEvents,
+        long recentEventsBytes,
+        Duration historyWait,
+        long transcriptMaxBytes) {
 
     public static final Setting HTTP_PORT = Setting.of("DELIVERY_HTTP_PORT", "8082", "HTTP port of delivery-sse.");
     public static final Setting HEARTBEAT_MS = Setting.of("SSE_HEARTBEAT_MS", "15000",
@@ -36,14 +39,23 @@ public record DeliverySettings(
 
     public static final Setting RECENT_EVENTS = Setting.of("SSE_RECENT_EVENTS", "16384",
             "Events per partition the live tail keeps in memory; new streams and resumes that reach back no further are served from it without reading Kafka.");
+    public static final Setting RECENT_EVENTS_BYTES = Setting.of("SSE_RECENT_EVENTS_BYTES", "4194304",
+            "Bytes of event JSON per partition the live tail keeps in memory at most (a turn.started carries its whole prompt); whichever of this and SSE_RECENT_EVENTS is reached first bounds the ring.");
+
+    public static final Setting HISTORY_WAIT_MS = Setting.of("SSE_HISTORY_WAIT_MS", "5000",
+            "How long a read of a session's past waits for a free history reader before the request is answered 503 with Retry-After (a stream already open ends, and its client resumes).");
+    public static final Setting TRANSCRIPT_MAX_BYTES = Setting.of("TRANSCRIPT_MAX_BYTES", "33554432",
+            "Largest transcript built in memory, counted in bytes of the session's stored events; a larger session's transcript is answered 413 (its events can still be replayed as a stream with ?follow=false).");
 
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, HEARTBEAT_MS, RETRY_MS, CLIENT_QUEUE_EVENTS,
-            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS);
+            HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS, RECENT_EVENTS_BYTES,
+            HISTORY_WAIT_MS, TRANSCRIPT_MAX_BYTES);
 
     public static DeliverySettings from(Env env) {
         return new DeliverySettings(env.integer(HTTP_PORT), env.millis(HEARTBEAT_MS), env.millis(RETRY_MS),
                 env.positiveInteger(CLIENT_QUEUE_EVENTS), env.positiveInteger(HISTORY_READERS),
                 env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS),
-                env.positiveInteger(RECENT_EVENTS));
+                env.positiveInteger(RECENT_EVENTS), env.positiveLong(RECENT_EVENTS_BYTES),
+                env.millis(HISTORY_WAIT_MS), env.positiveLong(TRANSCRIPT_MAX_BYTES));
     }
 }

@@ -3,6 +3,7 @@ package io.tokenpipe.delivery;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.log.SessionLog;
+import io.tokenpipe.common.http.ApiException;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -32,14 +34,17 @@ final class HistoryReader implements AutoCloseable {
     private final KafkaSettings kafka;
     private final String topic;
     private final int size;
+    private final Duration wait;
     private final BlockingQueue<Consumer<String, byte[]>> idle;
     private final AtomicInteger created = new AtomicInteger();
     private volatile boolean closed;
 
-    HistoryReader(KafkaSettings kafka, String topic, int size) {
+    /** @param wait how long a read waits for a free consumer before it is refused (503) */
+    HistoryReader(KafkaSettings kafka, String topic, int size, Duration wait) {
         this.kafka = kafka;
         this.topic = topic;
         this.size = size;
+        this.wait = wait;
         this.idle = new ArrayBlockingQueue<>(size);
     }
 
@@ -65,7 +70,11 @@ final class HistoryReader implements AutoCloseable {
                     }
                     position = record.offset() + 1;
                     if (sessionId.equals(record.key())) {
-                        out.add(KafkaSessionLog.event(record));
+                        LogEvent event = KafkaSessionLog.event(record, 0, "history_reader");
+                        if (event == null) {
+                            continue;
+                        }
+                        out.add(event);
                         if (out.size() >= max) {
                             break;
                         }
@@ -110,7 +119,7 @@ final class HistoryReader implements AutoCloseable {
         }
     }
 
-    private Consumer<String, byte[]> borrow() throws InterruptedException {
+    Consumer<String, byte[]> borrow() throws InterruptedException {
         Consumer<String, byte[]> consumer = idle.poll();
         if (consumer != null) {
             return consumer;
@@ -130,10 +139,17 @@ final class HistoryReader implements AutoCloseable {
                     new StringDeserializer(), new ByteArrayDeserializer());
         }
         created.decrementAndGet();
-        return idle.take();
+        // Every consumer is busy: wait a bounded time, so that a burst of replays turns into 503s the
+        // clients retry rather than request threads parked for ever.
+        consumer = idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+        if (consumer == null) {
+            throw new ApiException(503, "history_readers_busy",
+                    "every reader of past events on this node is busy; retry shortly", 1);
+        }
+        return consumer;
     }
 
-    private void release(Consumer<String, byte[]> consumer) {
+    void release(Consumer<String, byte[]> consumer) {
         consumer.unsubscribe();
         if (closed || !idle.offer(consumer)) {
             consumer.close(Duration.ZERO);

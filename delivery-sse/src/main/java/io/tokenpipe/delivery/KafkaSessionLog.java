@@ -3,6 +3,7 @@ package io.tokenpipe.delivery;
 import io.tokenpipe.common.event.EventHeaders;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Partitioning;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.log.SessionLog;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,8 +28,8 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
      */
     KafkaSessionLog(KafkaSettings kafka, String topic, int partitions, DeliverySettings settings, Runnable onTailFailure) {
         this.partitions = partitions;
-        this.history = new HistoryReader(kafka, topic, settings.historyReaders());
-        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), onTailFailure);
+        this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait());
+        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), settings.recentEventsBytes(), onTailFailure);
     }
 
     KafkaSessionLog start() {
@@ -40,14 +41,21 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
         return tail.healthy();
     }
 
-    /** A stream record as a log event: the session id is the key, the type travels as a header. */
-    static LogEvent event(ConsumerRecord<String, byte[]> record) {
-        return event(record, 0);
-    }
-
-    static LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos) {
+    /**
+     * A stream record as a log event: the session id is the key, the type travels as a header. Null for
+     * a record no client could use, counted as skipped by {@code reader}: one without a value, or whose
+     * value is not a JSON object. Events are passed on unparsed, so that is all that is checked here;
+     * an unknown type or version reaches clients, which ignore what they do not know.
+     */
+    static LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos, String reader) {
+        byte[] value = record.value();
+        if (value == null || value.length < 2 || value[0] != '{' || value[value.length - 1] != '}') {
+            SkippedRecords.skip(reader, record.topic(), record.partition(), record.offset(),
+                    value == null ? "no value" : "not a JSON object");
+            return null;
+        }
         return new LogEvent(record.partition(), record.offset(), record.key(), EventHeaders.type(record.headers()),
-                record.value(), readAtNanos);
+                value, readAtNanos, record.timestamp());
     }
 
     @Override

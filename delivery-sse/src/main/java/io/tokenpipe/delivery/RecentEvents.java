@@ -13,10 +13,16 @@ import java.util.List;
  *
  * <p>The ring covers every event from {@link #coverageStart()} up to the tail's position: nothing
  * in that range is missing, because the tail appends every event it consumes, in order.
+ *
+ * <p>It is bounded twice: by events and by bytes of the events' JSON, since one {@code turn.started}
+ * carries its whole prompt and a ring of a few thousand of those would hold gigabytes. The newest
+ * event is always kept, whatever its size.
  */
 final class RecentEvents {
 
     private final LogEvent[] events;
+    private final long maxBytes;
+    private long bytes;
     private int oldest;
     private int size;
     private long start;
@@ -24,21 +30,46 @@ final class RecentEvents {
 
     /** @param position where the tail starts reading this partition */
     RecentEvents(int capacity, long position) {
+        this(capacity, Long.MAX_VALUE, position);
+    }
+
+    /**
+     * @param maxBytes the most bytes of event JSON kept
+     * @param position where the tail starts reading this partition
+     */
+    RecentEvents(int capacity, long maxBytes, long position) {
         this.events = new LogEvent[capacity];
+        this.maxBytes = maxBytes;
         this.start = position;
         this.next = position;
     }
 
     synchronized void append(LogEvent event) {
         if (size == events.length) {
-            events[oldest] = event;
-            oldest = (oldest + 1) % events.length;
-            start = events[oldest].offset(); // everything before the oldest kept event is gone
-        } else {
-            events[(oldest + size) % events.length] = event;
-            size++;
+            evictOldest();
+        }
+        events[(oldest + size) % events.length] = event;
+        size++;
+        bytes += event.json().length;
+        while (bytes > maxBytes && size > 1) {
+            evictOldest();
         }
         next = Math.max(next, event.offset() + 1);
+    }
+
+    private void evictOldest() {
+        LogEvent gone = events[oldest];
+        events[oldest] = null;
+        bytes -= gone.json().length;
+        oldest = (oldest + 1) % events.length;
+        size--;
+        // Everything before the oldest kept event is gone (with none kept, everything up to the evicted one).
+        start = size > 0 ? events[oldest].offset() : gone.offset() + 1;
+    }
+
+    /** Bytes of event JSON held now. */
+    synchronized long bytes() {
+        return bytes;
     }
 
     /** The tail's position after a poll: offsets below it that are not in the ring hold no event (markers). */

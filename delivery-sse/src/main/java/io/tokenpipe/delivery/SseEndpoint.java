@@ -9,6 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -53,11 +54,27 @@ public final class SseEndpoint {
      * answered with a stream (this returned normally). When this throws, no stream began.
      */
     public void handle(Context ctx, Runnable onEnd) throws InterruptedException {
+        long arrived = System.nanoTime();
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
         boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
-        ReplayPlan plan = admit(sessionId, lastEventId);
+        ReplayPlan plan = plan(sessionId, lastEventId);
+        stream(ctx, sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
+                StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd);
+    }
 
+    /**
+     * Answers the request with the session's events after {@code after}, as {@code format} shows them,
+     * following live when {@code follow} until the format is finished or the client goes away. Headers
+     * set on the response before the call are kept.
+     *
+     * @param resumeArrivedNanos when a resuming request (one with Last-Event-ID) arrived, for the resume
+     *                           latency metric; 0 for a stream that is not a resume
+     * @param onEnd              runs once the stream has ended, when this returned normally
+     */
+    void stream(Context ctx, String sessionId, ReplayPlan plan, long after, boolean follow, StreamFormat format,
+                long resumeArrivedNanos, Runnable onEnd) {
+        reserveStream();
         HttpServletResponse response = ctx.res();
         response.setStatus(200);
         response.setContentType("text/event-stream");
@@ -66,10 +83,10 @@ public final class SseEndpoint {
         response.setHeader("Cache-Control", "no-cache, no-transform");
         response.setHeader("X-Accel-Buffering", "no");
         try {
-            // The stream's first write (retry:) commits these headers, after start() registered it,
-            // so endStreams() never misses a stream that has begun.
+            // The stream's first write (the format's preamble) commits these headers, after start()
+            // registered it, so endStreams() never misses a stream that has begun.
             SseSink sink = new SseSink(response.getOutputStream());
-            ctx.future(() -> start(sessionId, plan, lastEventId, follow, sink, onEnd).done());
+            ctx.future(() -> start(sessionId, plan, after, follow, sink, format, resumeArrivedNanos, onEnd).done());
         } catch (IOException e) {
             open.decrementAndGet();
             onEnd.run();
@@ -82,18 +99,26 @@ public final class SseEndpoint {
     }
 
     /**
+     * Where the session's stream from {@code lastEventId} reads, once checked that it can be served
+     * (404, 400, 410). Counts nothing against the node's maximum.
+     */
+    private ReplayPlan plan(String sessionId, Long lastEventId) throws InterruptedException {
+        ReplayPlan plan = planner.plan(sessionId, lastEventId);
+        if (lastEventId != null) {
+            checkResumable(plan.partition(), lastEventId);
+        } else {
+            checkRetained(sessionLog, plan);
+        }
+        return plan;
+    }
+
+    /**
      * Checks that the session's stream can be served from {@code lastEventId} (404, 400, 410) and
      * counts it against the node's maximum (503). Follow with {@link #start}, or {@link #unadmit()}.
      */
     ReplayPlan admit(String sessionId, Long lastEventId) throws InterruptedException {
-        ReplayPlan plan = planner.plan(sessionId, lastEventId);
-        if (lastEventId != null) {
-            checkResumable(plan.partition(), lastEventId);
-        }
-        if (open.incrementAndGet() > settings.maxStreams()) {
-            open.decrementAndGet();
-            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
-        }
+        ReplayPlan plan = plan(sessionId, lastEventId);
+        reserveStream();
         return plan;
     }
 
@@ -103,12 +128,19 @@ public final class SseEndpoint {
     }
 
     /**
-     * Starts an admitted stream writing to {@code sink}; {@code onEnd} runs once it has ended. The same
-     * stream logic serves SSE responses and WebSocket subscriptions, so both follow the same rules.
+     * Starts an admitted stream of tokenpipe's own events writing to {@code sink}; {@code onEnd} runs
+     * once it has ended. The same stream logic serves SSE responses and WebSocket subscriptions, so
+     * both follow the same rules.
      */
     Started start(String sessionId, ReplayPlan plan, Long lastEventId, boolean follow, StreamSink sink, Runnable onEnd) {
-        SseStream stream = new SseStream(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
-                sink, sessionLog, settings);
+        return start(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow, sink,
+                StreamFormat.nativeEvents(settings.retry().toMillis()), 0, onEnd);
+    }
+
+    private Started start(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink sink,
+                          StreamFormat format, long resumeArrivedNanos, Runnable onEnd) {
+        SseStream stream = new SseStream(sessionId, plan, after, follow, sink, sessionLog, settings, format)
+                .resumeRequestedAt(resumeArrivedNanos);
         streams.add(stream); // before the first byte, so endStreams() never misses a stream
         CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
             open.decrementAndGet();
@@ -116,6 +148,23 @@ public final class SseEndpoint {
             onEnd.run();
         });
         return new Started(stream, done);
+    }
+
+    /**
+     * Follows the session's events after {@code after} without a client socket, until {@code format}
+     * is finished (it collects what it needs); for answers sent whole once a turn has ended.
+     */
+    CompletableFuture<Void> follow(String sessionId, ReplayPlan plan, long after, StreamFormat format) {
+        reserveStream();
+        return start(sessionId, plan, after, true, new SseSink(OutputStream.nullOutputStream()), format, 0, () -> { })
+                .done();
+    }
+
+    private void reserveStream() {
+        if (open.incrementAndGet() > settings.maxStreams()) {
+            open.decrementAndGet();
+            throw new ApiException(503, "too_many_streams", "this node holds its maximum of streams; retry shortly", 2);
+        }
     }
 
     /** Streams open now. */
@@ -132,7 +181,7 @@ public final class SseEndpoint {
     }
 
     /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
-    private void checkResumable(int partition, long lastEventId) throws InterruptedException {
+    void checkResumable(int partition, long lastEventId) throws InterruptedException {
         if (sessionLog.holdsRecent(partition, lastEventId + 1)) {
             return; // within the log's memory: recent, and certainly retained
         }
@@ -145,6 +194,22 @@ public final class SseEndpoint {
         if (lastEventId + 1 < start) {
             throw new ApiException(410, "history_expired", "events after " + lastEventId
                     + " are no longer retained (the log starts at " + start + "); reload the session without Last-Event-ID");
+        }
+    }
+
+    /**
+     * A replay from the session's start must find its first event still in the log: otherwise the
+     * client would get a partial session without a word. 410, as for a resume past retention.
+     */
+    static void checkRetained(SessionLog sessionLog, ReplayPlan plan) throws InterruptedException {
+        long first = plan.firstKnown();
+        if (first < 0 || sessionLog.holdsRecent(plan.partition(), first)) {
+            return;
+        }
+        long start = sessionLog.start(plan.partition());
+        if (first < start) {
+            throw new ApiException(410, "history_expired", "this session's events from offset " + first
+                    + " on are no longer all retained (the log starts at " + start + ")");
         }
     }
 

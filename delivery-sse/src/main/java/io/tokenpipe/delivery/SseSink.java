@@ -1,12 +1,11 @@
 package io.tokenpipe.delivery;
 
 import io.tokenpipe.common.log.LogEvent;
-import io.tokenpipe.common.log.SseFrames;
 
 import java.io.IOException;
 import java.io.OutputStream;
 
-/** A stream's events as Server-Sent Events on an HTTP response; frames are built once per event per node. */
+/** A stream's events as Server-Sent Events on an HTTP response, in the bytes its {@link StreamFormat} makes of them. */
 final class SseSink implements StreamSink {
 
     private final OutputStream out;
@@ -16,20 +15,24 @@ final class SseSink implements StreamSink {
     }
 
     @Override
-    public void open(long retryMillis) throws IOException {
-        out.write(SseFrames.retry(retryMillis));
+    public void open(StreamFormat format) throws IOException {
+        // Also commits the response headers (after the stream was registered, see SseEndpoint).
+        out.write(format.preamble());
         out.flush();
     }
 
     @Override
-    public void event(LogEvent event) throws IOException {
-        out.write(event.sseFrame());
+    public boolean event(LogEvent event, StreamFormat format) throws IOException {
+        return format.write(event, out);
     }
 
     @Override
-    public void heartbeat() throws IOException {
-        out.write(SseFrames.HEARTBEAT);
-        out.flush();
+    public void heartbeat(StreamFormat format) throws IOException {
+        byte[] beat = format.heartbeat();
+        if (beat != null) {
+            out.write(beat);
+            out.flush();
+        }
     }
 
     @Override

@@ -1,8 +1,10 @@
 package io.tokenpipe.delivery;
 
+import io.micrometer.core.instrument.Timer;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.log.SessionLog;
 import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.common.metrics.StageTimes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,15 +40,21 @@ final class SseStream {
     private final StreamSink out;
     private final SessionLog sessionLog;
     private final Duration heartbeat;
-    private final long retryMillis;
+    private final StreamFormat format;
     private final ArrayBlockingQueue<LogEvent> live;
     private final LatencyHistogram tailToSocket = StageTimes.of(StageTimes.TAIL_TO_SOCKET);
+    private static final Timer CHUNK_DELIVERY = Metrics.latency(Metrics.CHUNK_DELIVERY,
+            "A live event's record timestamp (the worker's send) to written and flushed to a client's socket");
+    private static final Timer RESUME = Metrics.latency(Metrics.RESUME,
+            "A stream request with Last-Event-ID arrived to its first event flushed to the client");
+    private long resumeRequestedAtNanos; // 0 unless the stream is a resume
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile boolean overflowed;
     private volatile Thread thread;
     private volatile boolean ended;
     private volatile int caughtUp;
     private long lastSent;
+    private boolean firstSent;
 
     /**
      * @param after  the offset the client already has (its Last-Event-ID), or -1
@@ -54,15 +62,33 @@ final class SseStream {
      */
     SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink out, SessionLog sessionLog,
               DeliverySettings settings) {
+        this(sessionId, plan, after, follow, out, sessionLog, settings, StreamFormat.nativeEvents(settings.retry().toMillis()));
+    }
+
+    /**
+     * @param out    where the stream's bytes or frames go (an HTTP response, a WebSocket subscription)
+     * @param format what the client sees of each event, and when the stream is complete
+     */
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink out, SessionLog sessionLog,
+              DeliverySettings settings, StreamFormat format) {
         this.sessionId = sessionId;
+        this.format = format;
         this.plan = plan;
         this.lastSent = after;
         this.follow = follow;
         this.out = out;
         this.sessionLog = sessionLog;
         this.heartbeat = settings.heartbeat();
-        this.retryMillis = settings.retry().toMillis();
         this.live = new ArrayBlockingQueue<>(settings.clientQueueEvents());
+    }
+
+    /**
+     * Marks the stream as a client's resume (it sent Last-Event-ID) whose request arrived at
+     * {@code nanos} ({@link System#nanoTime()}): the resume latency counts from there.
+     */
+    SseStream resumeRequestedAt(long nanos) {
+        this.resumeRequestedAtNanos = nanos;
+        return this;
     }
 
     /** Starts the stream's thread; the future completes when the stream has ended. */
@@ -102,12 +128,12 @@ final class SseStream {
             if (ended) {
                 return;
             }
-            out.open(retryMillis);
+            out.open(format);
             if (follow) {
                 subscription = sessionLog.subscribe(sessionId, this::offer);
             }
             replay();
-            if (follow) {
+            if (follow && !format.finished()) {
                 followLive();
             }
         } catch (IOException e) {
@@ -127,6 +153,9 @@ final class SseStream {
     private void replay() throws IOException, InterruptedException {
         for (long[] range : plan.ranges()) {
             copy(range[0], range[1] + 1);
+            if (format.finished()) {
+                return;
+            }
         }
         copyRecent(plan.openFrom());
     }
@@ -143,9 +172,12 @@ final class SseStream {
                 copyRecent(lastSent + 1);
                 continue;
             }
+            if (format.finished()) {
+                return;
+            }
             LogEvent next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
             if (next == null) {
-                out.heartbeat();
+                out.heartbeat(format);
                 continue;
             }
             int taken = 0;
@@ -153,14 +185,19 @@ final class SseStream {
                 if (send(next)) {
                     batch[sent++] = next;
                 }
-            } while (++taken < LIVE_BATCH && (next = live.poll()) != null);
+            } while (++taken < LIVE_BATCH && !format.finished() && (next = live.poll()) != null);
             out.flush();
             long flushed = System.nanoTime();
+            long flushedMillis = System.currentTimeMillis();
             for (int i = 0; i < sent; i++) {
                 if (batch[i].readAtNanos() != 0) {
                     tailToSocket.recordNanos(flushed - batch[i].readAtNanos());
                 }
+                if (batch[i].timestampMillis() != 0) {
+                    CHUNK_DELIVERY.record(Math.max(0, flushedMillis - batch[i].timestampMillis()), TimeUnit.MILLISECONDS);
+                }
             }
+            firstFlushed(sent > 0);
             sent = 0;
         }
     }
@@ -176,31 +213,50 @@ final class SseStream {
             copy(from, sessionLog.end(plan.partition()));
             return;
         }
+        boolean wrote = false;
         for (LogEvent event : recent) {
-            send(event);
+            wrote |= send(event);
+            if (format.finished()) {
+                break;
+            }
         }
         out.flush();
+        firstFlushed(wrote);
     }
 
     /** Copies the session's events in [from, to) from the log to the client. */
     private void copy(long from, long to) throws IOException, InterruptedException {
         long position = Math.max(from, lastSent + 1);
-        while (position < to) {
+        while (position < to && !format.finished()) {
             SessionLog.Batch batch = sessionLog.read(plan.partition(), sessionId, position, to, HISTORY_BATCH);
+            boolean wrote = false;
             for (LogEvent event : batch.events()) {
-                send(event);
+                wrote |= send(event);
+                if (format.finished()) {
+                    break;
+                }
             }
             out.flush();
+            firstFlushed(wrote);
             position = batch.next();
         }
     }
 
-    /** Writes the event unless the client has it already; true if written. */
+    /** A resumed stream's latency: from its request to the first event on the wire, once. */
+    private void firstFlushed(boolean wroteEvents) {
+        if (wroteEvents && !firstSent) {
+            firstSent = true;
+            if (resumeRequestedAtNanos != 0) {
+                RESUME.record(System.nanoTime() - resumeRequestedAtNanos, TimeUnit.NANOSECONDS);
+            }
+        }
+    }
+
+    /** Writes the event (as the format shows it) unless the client has it already; true if anything was written. */
     private boolean send(LogEvent event) throws IOException {
-        if (event.offset() > lastSent) {
-            out.event(event);
+        if (event.offset() > lastSent && !format.finished()) {
             lastSent = event.offset();
-            return true;
+            return out.event(event, format);
         }
         return false;
     }

@@ -1,8 +1,11 @@
 package io.tokenpipe.delivery;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.log.LogEvent;
 import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.common.metrics.StageTimes;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -31,13 +34,16 @@ import java.util.concurrent.ConcurrentHashMap;
 final class StreamTail implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(StreamTail.class);
+    private static final String SKIPPED = "stream_tail";
 
     private final Consumer<String, byte[]> consumer;
+    private final KafkaClientMetrics clientMetrics;
     private final Subscriptions subscriptions;
     private final String topic;
     private final Thread thread;
     private final Runnable onFailure;
     private final int recentCapacity;
+    private final long recentBytes;
     private final Map<Integer, RecentEvents> recent = new ConcurrentHashMap<>();
     private final LatencyHistogram sendToTail = StageTimes.of(StageTimes.SEND_TO_TAIL);
     private List<TopicPartition> partitions = List.of();
@@ -48,8 +54,10 @@ final class StreamTail implements AutoCloseable {
      * @param onFailure run if the tail stops on an error: its streams would silently receive nothing
      *                  more, so they must be ended (clients reconnect) and the node reported unhealthy
      */
-    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, Runnable onFailure) {
+    StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, long recentBytes,
+               Runnable onFailure) {
         this.recentCapacity = recentCapacity;
+        this.recentBytes = recentBytes;
         this.topic = topic;
         this.subscriptions = subscriptions;
         this.onFailure = onFailure;
@@ -61,6 +69,9 @@ final class StreamTail implements AutoCloseable {
                         ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false)),
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.thread = Thread.ofPlatform().name("stream-tail").unstarted(this::run);
+        // How far the live tail trails the stream topic (kafka_consumer_fetch_manager_records_lag_max).
+        this.clientMetrics = new KafkaClientMetrics(consumer);
+        clientMetrics.bindTo(Metrics.registry());
     }
 
     /** Starts reading at the current end of every partition. */
@@ -70,7 +81,7 @@ final class StreamTail implements AutoCloseable {
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         for (TopicPartition tp : partitions) { // resolve "the end" now, not at the first poll
-            recent.put(tp.partition(), new RecentEvents(recentCapacity, consumer.position(tp)));
+            recent.put(tp.partition(), new RecentEvents(recentCapacity, recentBytes, consumer.position(tp)));
         }
         thread.start();
         return this;
@@ -93,12 +104,20 @@ final class StreamTail implements AutoCloseable {
                 long now = System.currentTimeMillis();
                 for (ConsumerRecord<String, byte[]> record : records) {
                     sendToTail.recordMicros((now - record.timestamp()) * 1_000);
-                    LogEvent event = KafkaSessionLog.event(record, readAt);
-                    // Into the ring first, then to the streams: a stream that reads the ring after
-                    // subscribing gets every event either from the ring or live.
-                    recent.get(record.partition()).append(event);
-                    if (event.sessionId() != null) {
-                        subscriptions.offer(event);
+                    LogEvent event = KafkaSessionLog.event(record, readAt, SKIPPED);
+                    if (event == null) {
+                        continue; // the ring covers it all the same: advanceTo() below moves past it
+                    }
+                    try {
+                        // Into the ring first, then to the streams: a stream that reads the ring after
+                        // subscribing gets every event either from the ring or live.
+                        recent.get(record.partition()).append(event);
+                        if (event.sessionId() != null) {
+                            subscriptions.offer(event);
+                        }
+                    } catch (RuntimeException e) {
+                        // One event must not stop every stream of the node.
+                        SkippedRecords.skip(SKIPPED, record.topic(), record.partition(), record.offset(), e);
                     }
                 }
                 for (TopicPartition tp : partitions) {
@@ -114,6 +133,7 @@ final class StreamTail implements AutoCloseable {
         } finally {
             polling = false;
             consumer.close(Duration.ofSeconds(2));
+            clientMetrics.close();
         }
     }
 

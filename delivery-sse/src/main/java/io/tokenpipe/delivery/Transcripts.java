@@ -1,5 +1,6 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.StreamEvent;
@@ -8,6 +9,7 @@ import io.tokenpipe.common.event.TurnCompleted;
 import io.tokenpipe.common.event.TurnFailed;
 import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionRecord;
@@ -33,8 +35,11 @@ final class Transcripts {
 
     private final Topics topics;
     private final SessionLog sessionLog;
+    private final long maxBytes;
 
-    Transcripts(Topics topics, SessionLog sessionLog) {
+    /** @param maxBytes the most bytes of stored events one transcript may hold in memory (413 beyond) */
+    Transcripts(Topics topics, SessionLog sessionLog, long maxBytes) {
+        this.maxBytes = maxBytes;
         this.topics = topics;
         this.sessionLog = sessionLog;
     }
@@ -46,15 +51,37 @@ final class Transcripts {
             turns.put(turn.turnId(), new TurnTranscript(turn, session.partition()));
         }
         ReplayPlan plan = ReplayPlan.after(answer, -1);
+        SseEndpoint.checkRetained(sessionLog, plan); // a transcript with turns missing would mislead an audit
         List<long[]> reads = new ArrayList<>(plan.ranges());
         reads.add(new long[]{plan.openFrom(), sessionLog.end(plan.partition()) - 1});
+        long bytes = 0;
         for (long[] range : reads) {
             long position = range[0];
             long to = range[1] + 1;
             while (position < to) {
                 SessionLog.Batch batch = sessionLog.read(plan.partition(), session.sessionId(), position, to, 5_000);
                 for (LogEvent stored : batch.events()) {
-                    StreamEvent event = Json.read(stored.json(), StreamEvent.class);
+                    bytes += stored.json().length;
+                    if (bytes > maxBytes) {
+                        // Built whole in memory on a request thread: refuse rather than hold gigabytes.
+                        throw new ApiException(413, "transcript_too_large", "this session's events exceed "
+                                + maxBytes + " bytes (TRANSCRIPT_MAX_BYTES); replay them as a stream with "
+                                + "GET /v1/sessions/{id}/events?follow=false instead");
+                    }
+                    StreamEvent event;
+                    try {
+                        event = Json.read(stored.json(), StreamEvent.class);
+                    } catch (RuntimeException e) {
+                        // An event of a type or shape this node does not know: the rest of the session
+                        // is still worth showing.
+                        SkippedRecords.skip("transcripts", topics.stream(), stored.partition(), stored.offset(), e);
+                        continue;
+                    }
+                    if (event == null || event.turnId() == null) {
+                        SkippedRecords.skip("transcripts", topics.stream(), stored.partition(), stored.offset(),
+                                "an event without a turn id");
+                        continue;
+                    }
                     turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null, session.partition()))
                             .add(event, new KafkaRef(topics.stream(), stored.partition(), stored.offset()));
                 }

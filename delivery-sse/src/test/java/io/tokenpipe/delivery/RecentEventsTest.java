@@ -50,6 +50,22 @@ class RecentEventsTest {
     }
 
     @Test
+    void theRingKeepsNoMoreBytesThanItsBoundButAlwaysItsNewestEvent() {
+        RecentEvents ring = new RecentEvents(100, 21, 0); // events of 7 bytes: three fit
+        for (long offset = 0; offset < 10; offset++) {
+            ring.append(event(offset, "s"));
+        }
+        assertEquals(21, ring.bytes());
+        assertEquals(List.of(7L, 8L, 9L), offsets(ring.since(7, "s")));
+        assertNull(ring.since(6, "s"), "6 was evicted for its bytes: the caller must read Kafka");
+
+        ring.append(new LogEvent(0, 10, "s", "turn.started", new byte[1000])); // one large prompt
+        assertEquals(List.of(10L), offsets(ring.since(10, "s")), "the newest event stays, however large");
+        assertFalse(ring.covers(9));
+        assertEquals(1000, ring.bytes());
+    }
+
+    @Test
     void beforeTheTailStartedNothingIsCovered() {
         RecentEvents ring = new RecentEvents(4, 50);
         assertNull(ring.since(49, "s"));

@@ -6,6 +6,7 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
 import io.tokenpipe.common.http.RuntimeMetrics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
@@ -48,7 +49,15 @@ public final class WorkerService implements AutoCloseable {
     public record Worker(PromptConsumer consumer, CancelListener cancels, ModelRegistry models) implements AutoCloseable {
 
         public boolean healthy() {
-            return consumer.healthy();
+            return consumer.healthy() && cancels.running();
+        }
+
+        /** Why the worker stopped answering on its own, or null: then its process should exit and be restarted. */
+        public String failure() {
+            if (consumer.failure() != null) {
+                return consumer.failure();
+            }
+            return cancels.running() || cancels.closed() ? null : "the cancellation listener stopped";
         }
 
         /** Graceful: running turns get the shutdown grace, the rest are handed over. */
@@ -68,8 +77,29 @@ public final class WorkerService implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         WorkerService worker = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(worker::close, "worker-shutdown"));
+        exitOnFailure(worker.worker::failure);
+    }
+
+    /**
+     * A worker that stopped answering on its own has left its group already (its partitions went to the
+     * others); exiting non-zero lets the orchestrator restart it rather than leave a process that
+     * answers nothing.
+     */
+    public static void exitOnFailure(java.util.function.Supplier<String> failure) {
+        Thread.ofPlatform().name("worker-watchdog").daemon().start(() -> {
+            try {
+                while (failure.get() == null) {
+                    Thread.sleep(1_000);
+                }
+                log.error("exiting: {}", failure.get());
+                System.exit(1);
+            } catch (InterruptedException e) {
+                // the JVM is stopping
+            }
+        });
     }
 
     public static WorkerService start(Env env) {

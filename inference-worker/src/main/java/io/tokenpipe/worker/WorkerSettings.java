@@ -12,12 +12,14 @@ import java.util.UUID;
 public record WorkerSettings(
         int httpPort,
         String workerId,
+        String groupInstanceId,
         String groupId,
         String transactionalIdPrefix,
         int maxInflightTurns,
         Duration sessionTimeout,
         Duration transactionTimeout,
         Duration shutdownGrace,
+        Duration rebalanceGrace,
         int upstreamResumes,
         Duration commitInterval,
         Duration linger,
@@ -27,6 +29,8 @@ public record WorkerSettings(
             "HTTP port of an inference worker (health only).");
     public static final Setting WORKER_ID = Setting.of("WORKER_ID", null,
             "Name of this worker in events and logs, and part of its transactional id: unique among the workers of a group. Defaults to the host name plus a random suffix.");
+    public static final Setting GROUP_INSTANCE_ID = Setting.of("WORKER_GROUP_INSTANCE_ID", null,
+            "Static group membership (Kafka's group.instance.id), unique per worker: a worker restarted with the same value gets its partitions back at once instead of waiting WORKER_SESSION_TIMEOUT_MS for its dead predecessor, and a second process started with it stops the first. Unset: dynamic membership. The embedded launcher sets it to its worker id.");
     public static final Setting GROUP_ID = Setting.of("WORKER_GROUP_ID", "tokenpipe-workers",
             "Kafka consumer group of the inference workers; add workers to the group to scale out.");
     public static final Setting TRANSACTIONAL_ID_PREFIX = Setting.of("WORKER_TRANSACTIONAL_ID_PREFIX", "tokenpipe-worker",
@@ -40,6 +44,9 @@ public record WorkerSettings(
     public static final Setting SHUTDOWN_GRACE_MS = Setting.of("WORKER_SHUTDOWN_GRACE_MS", "10000",
             "On SIGTERM, how long running turns may take to finish before they are handed over unfinished to another worker.");
 
+    public static final Setting REBALANCE_GRACE_MS = Setting.of("WORKER_REBALANCE_GRACE_MS", "5000",
+            "When a rebalance moves a partition to another worker (one joined the group), how long its running turns may take to finish here before they are handed over unfinished; meanwhile this worker fetches no prompts. 0 hands them over at once.");
+
     public static final Setting UPSTREAM_RESUMES = Setting.of("WORKER_UPSTREAM_RESUMES", "2",
             "How many times a turn is continued after its model server failed mid-answer, before it ends with turn.failed.");
 
@@ -51,8 +58,8 @@ public record WorkerSettings(
     public static final Setting WRITE_TIMEOUT_MS = Setting.of("WORKER_WRITE_TIMEOUT_MS", "10000",
             "How long a partition writer waits for the broker to acknowledge a record before it replaces its producer (which fences the stalled one) and writes again whatever did not land.");
 
-    public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
-            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, UPSTREAM_RESUMES,
+    public static final List<Setting> SETTINGS = List.of(HTTP_PORT, WORKER_ID, GROUP_INSTANCE_ID, GROUP_ID, TRANSACTIONAL_ID_PREFIX,
+            MAX_INFLIGHT_TURNS, SESSION_TIMEOUT_MS, TRANSACTION_TIMEOUT_MS, SHUTDOWN_GRACE_MS, REBALANCE_GRACE_MS, UPSTREAM_RESUMES,
             COMMIT_INTERVAL_MS, LINGER_MS, WRITE_TIMEOUT_MS);
 
     public static WorkerSettings from(Env env) {
@@ -68,9 +75,10 @@ public record WorkerSettings(
         if (workerId == null) {
             workerId = hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);
         }
-        return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.required(GROUP_ID),
+        return new WorkerSettings(env.integer(HTTP_PORT), workerId, env.string(GROUP_INSTANCE_ID), env.required(GROUP_ID),
                 env.required(TRANSACTIONAL_ID_PREFIX), env.positiveInteger(MAX_INFLIGHT_TURNS),
                 env.millis(SESSION_TIMEOUT_MS), env.millis(TRANSACTION_TIMEOUT_MS), env.millis(SHUTDOWN_GRACE_MS),
+                env.millis(REBALANCE_GRACE_MS),
                 env.integer(UPSTREAM_RESUMES), env.millis(COMMIT_INTERVAL_MS), env.millis(LINGER_MS),
                 env.millis(WRITE_TIMEOUT_MS));
     }

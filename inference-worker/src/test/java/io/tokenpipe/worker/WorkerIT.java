@@ -130,6 +130,51 @@ class WorkerIT {
     }
 
     @Test
+    void aWorkerJoiningTheGroupLetsRunningTurnsFinishWhereTheyRun() throws Exception {
+        Env env = env("first", 20).with(Map.of(WorkerSettings.REBALANCE_GRACE_MS.name(), "30000"));
+        WorkerService first = WorkerService.start(env);
+        workers.add(first);
+        // One turn on each partition: whichever the joining worker gets, a running turn moves.
+        List<PromptSubmitted> prompts = new ArrayList<>();
+        for (int partition = 0; partition < 2; partition++) {
+            prompts.add(submit(sessionOn(partition), 120, 11 + partition));
+        }
+        for (PromptSubmitted prompt : prompts) {
+            readUntil(e -> e instanceof TokenChunk && e.turnId().equals(prompt.turnId()) && e.index() >= 3, Duration.ofSeconds(30));
+        }
+
+        WorkerService joining = startWorker("joining", 20);
+        awaitCondition(() -> first.consumer().partitionsTakenAway() > 0, "the group moved a partition away from the first worker");
+
+        for (PromptSubmitted prompt : prompts) {
+            List<StreamEvent> events = awaitTurn(prompt, Duration.ofSeconds(60));
+            assertTrue(events.stream().noneMatch(e -> e instanceof TurnResumed),
+                    () -> "finished where it ran: " + events.stream().map(e -> e.type() + "/" + e.attempt()).distinct().toList());
+            assertEquals(expectedText(prompt), text(events));
+        }
+        awaitCondition(() -> !joining.consumer().readyPartitions().isEmpty(), "the joining worker took its partition");
+    }
+
+    private String sessionOn(int partition) {
+        while (true) {
+            String session = Ids.newSessionId();
+            if (io.tokenpipe.common.kafka.Partitioning.partitionOf(session, 2) == partition) {
+                return session;
+            }
+        }
+    }
+
+    private static void awaitCondition(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 30 s: " + what);
+            }
+            Thread.sleep(20); // polling state that has no notification
+        }
+    }
+
+    @Test
     void aGracefullyStoppedWorkerHandsItsTurnOver() throws Exception {
         Env env = env("leaving", 20).with(Map.of(WorkerSettings.SHUTDOWN_GRACE_MS.name(), "0"));
         WorkerService leaving = WorkerService.start(env);

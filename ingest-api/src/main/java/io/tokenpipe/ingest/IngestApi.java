@@ -4,30 +4,26 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.micrometer.core.instrument.Timer;
 import io.tokenpipe.common.auth.ReadTokens;
-import io.tokenpipe.common.event.Json;
-import io.tokenpipe.common.event.PromptSubmitted;
-import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.event.TurnCancelRequested;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.PathIds;
-import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.index.SessionRecord;
 import io.tokenpipe.index.TurnRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The write side of the HTTP API: create sessions, submit turns, and read a session's turn list.
@@ -37,12 +33,14 @@ public final class IngestApi {
 
     private static final Logger log = LoggerFactory.getLogger(IngestApi.class);
     static final int MAX_METADATA_ENTRIES = 16;
+    private static final Timer SUBMIT = Metrics.latency(Metrics.SUBMIT,
+            "A turn-submitting request arrived to its prompt acknowledged by Kafka (POST to 202)");
 
     private final IngestSettings settings;
     private final Topics topics;
     private final KafkaWriter writer;
     private final SessionIndex index;
-    private final TurnRequestParser parser;
+    private final Submissions submissions;
     private final ReadTokens readTokens;
     private final Clock clock;
 
@@ -53,9 +51,14 @@ public final class IngestApi {
         this.topics = topics;
         this.writer = new KafkaWriter(producer, settings.kafkaWriteTimeout());
         this.index = index;
-        this.parser = new TurnRequestParser(settings);
+        this.submissions = new Submissions(settings, topics, producer, index, clock);
         this.readTokens = readTokens;
         this.clock = clock;
+    }
+
+    /** Session creation and turn submission, for other endpoints that create turns (the OpenAI one). */
+    public Submissions submissions() {
+        return submissions;
     }
 
     public void register(RoutesConfig routes) {
@@ -74,10 +77,9 @@ public final class IngestApi {
             requireJson(ctx);
             metadata = metadata(TurnRequestParser.object(body));
         }
-        String sessionId = Ids.newSessionId();
-        Instant now = clock.instant();
-        writer.write(topics.sessions(), sessionId, SessionCreated.TYPE,
-                new SessionCreated(SessionCreated.VERSION, sessionId, now, metadata));
+        Submissions.CreatedSession created = submissions.createSession(metadata);
+        String sessionId = created.sessionId();
+        Instant now = created.createdAt();
         log.debug("created session {}", sessionId);
         Map<String, Object> response = new LinkedHashMap<>();
         response.put("session_id", sessionId);
@@ -111,6 +113,7 @@ public final class IngestApi {
     }
 
     private void submitTurn(Context ctx) {
+        long arrived = System.nanoTime();
         String sessionId = sessionId(ctx);
         requireJson(ctx);
         Submitted submitted = submit(sessionId, ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
@@ -120,6 +123,7 @@ public final class IngestApi {
             ctx.header("Location", "/v1/sessions/" + sessionId + "/turns/" + submitted.body().get("turn_id"));
         }
         ctx.status(202).json(submitted.body());
+        SUBMIT.record(System.nanoTime() - arrived, TimeUnit.NANOSECONDS);
     }
 
     /** What a submit answered: the 202 body, and whether it is an earlier submit's answer replayed (same key). */
@@ -127,37 +131,15 @@ public final class IngestApi {
     }
 
     /**
-     * Submits a turn (the body of {@code POST /v1/sessions/{id}/turns}) to a valid session id: the
-     * HTTP route and delivery's WebSocket both come here. Throws {@link ApiException} for every refusal,
-     * before anything is written.
+     * Submits a turn (the body of {@code POST /v1/sessions/{id}/turns}) to a valid session id through
+     * {@link Submissions}: the HTTP route and delivery's WebSocket both come here. Throws
+     * {@link ApiException} for every refusal, before anything is written.
      */
     public Submitted submit(String sessionId, byte[] body, String idempotencyKey) {
-        TurnRequest request = parser.parse(body, idempotencyKey);
-        // A client's idempotency key must be checked against everything already written (a retry
-        // may follow its first attempt by a millisecond); a generated request id cannot collide.
-        SessionRecord session = index.existing(sessionId, request.clientRequestId() != null).session();
-
-        String clientRequestId = request.clientRequestId() != null ? request.clientRequestId() : Ids.newRequestId();
-        String requestHash = hash(request.fingerprint());
-        Optional<TurnRecord> earlier = session.turnForRequest(clientRequestId);
-        if (earlier.isPresent()) {
-            TurnRecord turn = earlier.get();
-            if (!requestHash.equals(turn.requestHash())) {
-                throw new ApiException(422, "idempotency_key_reused", "idempotency key '" + clientRequestId
-                        + "' was already used for a different request in this session");
-            }
-            return new Submitted(turnAccepted(sessionId, turn.turnId(), clientRequestId, turn.status().json(), turn.submittedAt()), true);
-        }
-        if (session.turns().size() >= settings.maxTurnsPerSession()) {
-            throw new ApiException(409, "too_many_turns", "session " + sessionId + " already holds "
-                    + session.turns().size() + " turns (MAX_TURNS_PER_SESSION)");
-        }
-
-        String turnId = Ids.turnId(sessionId, clientRequestId);
-        Instant now = clock.instant();
-        writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
-                sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
-        return new Submitted(turnAccepted(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now), false);
+        TurnRequest request = submissions.parse(body, idempotencyKey);
+        Submissions.AcceptedTurn turn = submissions.submit(sessionId, request, false);
+        return new Submitted(turnAccepted(sessionId, turn.turnId(), turn.clientRequestId(), turn.status(),
+                turn.submittedAt()), turn.replayed());
     }
 
     private void getSession(Context ctx) {
@@ -257,13 +239,5 @@ public final class IngestApi {
             metadata.put(field.getKey(), field.getValue().asText());
         }
         return metadata;
-    }
-
-    private static String hash(Object fingerprint) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Json.bytes(fingerprint)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is part of every JDK", e);
-        }
     }
 }

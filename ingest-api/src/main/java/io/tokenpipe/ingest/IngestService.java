@@ -8,9 +8,11 @@ import io.tokenpipe.common.config.Setting;
 import io.tokenpipe.common.http.Cors;
 import io.tokenpipe.common.http.Health;
 import io.tokenpipe.common.http.HttpDefaults;
+import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
@@ -49,6 +51,7 @@ public final class IngestService implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         IngestService service = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "ingest-shutdown"));
     }
@@ -72,6 +75,7 @@ public final class IngestService implements AutoCloseable {
             api.register(config.routes);
             IndexRoutes.register(config.routes, index);
             Health.register(config.routes, Map.of("session_index", index::running));
+            RuntimeMetrics.register(config.routes, Map.of());
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("ingest-api listening on port {}", http.port());

@@ -39,6 +39,13 @@ public record IngestSettings(
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, PROMPT_MAX_BYTES, MAX_TOKENS_LIMIT, DEFAULT_MODEL,
             ALLOWED_MODELS, MAX_TURNS_PER_SESSION, STREAM_BASE_URL, KAFKA_WRITE_TIMEOUT_MS, CORS_ORIGINS);
 
+    /**
+     * What decides whether a turn is accepted and how it is written: read also by delivery-sse, whose
+     * {@code POST /v1/chat/completions} submits turns.
+     */
+    public static final List<Setting> TURN_SETTINGS = List.of(PROMPT_MAX_BYTES, MAX_TOKENS_LIMIT, DEFAULT_MODEL,
+            ALLOWED_MODELS, MAX_TURNS_PER_SESSION, KAFKA_WRITE_TIMEOUT_MS);
+
     public static IngestSettings from(Env env) {
         return new IngestSettings(env.integer(HTTP_PORT), env.positiveInteger(PROMPT_MAX_BYTES),
                 env.positiveInteger(MAX_TOKENS_LIMIT), env.required(DEFAULT_MODEL), env.list(ALLOWED_MODELS),

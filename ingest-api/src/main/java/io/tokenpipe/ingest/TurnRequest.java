@@ -6,7 +6,7 @@ import io.tokenpipe.common.event.GenerationParams;
 import java.util.List;
 
 /** A validated request to add a turn to a session. */
-record TurnRequest(String model, List<ChatMessage> messages, GenerationParams params, String clientRequestId) {
+public record TurnRequest(String model, List<ChatMessage> messages, GenerationParams params, String clientRequestId) {
 
     /** What decides whether two requests are "the same request" for idempotency. */
     record Fingerprint(String model, List<ChatMessage> messages, GenerationParams params) {

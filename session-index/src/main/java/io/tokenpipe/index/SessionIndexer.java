@@ -4,6 +4,7 @@ import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.event.TurnMark;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.kafka.Topics;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -11,8 +12,6 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueStore;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Folds a partition's sessions, prompts and turn marks into session records. Kafka Streams merges the
@@ -22,7 +21,6 @@ import org.slf4j.LoggerFactory;
  */
 final class SessionIndexer implements Processor<String, byte[], Void, Void> {
 
-    private static final Logger log = LoggerFactory.getLogger(SessionIndexer.class);
     /** Key, in the positions store, of the highest stream offset named by a mark of this partition. */
     static final String STREAM_MARK = "#stream-mark";
 
@@ -60,16 +58,20 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
     public void process(Record<String, byte[]> record) {
         RecordMetadata meta = context.recordMetadata().orElseThrow();
         String sessionId = record.key();
-        if (sessionId == null && record.value() != null && meta.topic().equals(topics.turns())) {
-            advanceStreamMark(meta.partition(), Json.read(record.value(), TurnMark.class).streamOffset()); // a watermark
-        } else if (sessionId != null && record.value() != null) {
-            try {
+        try {
+            if (record.value() == null) {
+                if (!meta.topic().equals(topics.sessions())) { // on the compacted sessions topic, a tombstone
+                    throw new IllegalArgumentException("no value");
+                }
+            } else if (sessionId == null && meta.topic().equals(topics.turns())) {
+                advanceStreamMark(meta.partition(), Json.read(record.value(), TurnMark.class).streamOffset()); // a watermark
+            } else if (sessionId != null) {
                 apply(meta, sessionId, record.value());
-            } catch (RuntimeException e) {
-                // The log is the source of truth and keeps the record; the index must not stop for
-                // everyone because of one record it cannot read.
-                log.error("index skips unreadable record {}-{}@{}", meta.topic(), meta.partition(), meta.offset(), e);
             }
+        } catch (RuntimeException e) {
+            // The log is the source of truth and keeps the record; the index must not stop for
+            // everyone because of one record it cannot read.
+            SkippedRecords.skip("session_index", meta.topic(), meta.partition(), meta.offset(), e);
         }
         positions.put(meta.topic(), meta.offset());
         progress.advance(new TopicPartition(meta.topic(), meta.partition()), meta.offset());
@@ -88,6 +90,9 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
             }
         } else if (topic.equals(topics.prompts())) {
             PromptSubmitted prompt = Json.read(value, PromptSubmitted.class);
+            if (prompt.v() != PromptSubmitted.VERSION || prompt.turnId() == null) {
+                throw new IllegalArgumentException("not a version " + PromptSubmitted.VERSION + " prompt with a turn id");
+            }
             long offset = meta.offset();
             // A second prompt with a turn id already known is a retried request: the first one is the turn.
             sessions.put(sessionId, session.upsert(prompt.turnId(),
@@ -97,6 +102,9 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
                             : t.withPrompt(prompt.clientRequestId(), prompt.requestHash(), offset, prompt.submittedAt())));
         } else if (topic.equals(topics.turns())) {
             TurnMark mark = Json.read(value, TurnMark.class);
+            if (mark.v() != TurnMark.VERSION || mark.turnId() == null || mark.type() == null) {
+                throw new IllegalArgumentException("not a version " + TurnMark.VERSION + " mark of a turn");
+            }
             sessions.put(sessionId, session.upsert(mark.turnId(), () -> TurnRecord.fromMark(mark), t -> t.with(mark)));
             advanceStreamMark(meta.partition(), mark.streamOffset());
         }

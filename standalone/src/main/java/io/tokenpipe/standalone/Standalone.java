@@ -14,6 +14,8 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.delivery.ChatCompletions;
+import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
 import io.tokenpipe.delivery.TurnCommands;
 import io.tokenpipe.delivery.DeliveryService;
@@ -33,6 +35,9 @@ import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -41,9 +46,10 @@ import java.util.Deque;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.stream.Stream;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
 
 /**
  * The whole stack in one JVM: an embedded KRaft broker (unless KAFKA_BOOTSTRAP_SERVERS points at
@@ -78,8 +84,10 @@ public final class Standalone implements AutoCloseable {
     }
 
     public static void main(String[] args) {
+        ThreadDeaths.logUncaught();
         Standalone stack = start(Env.system());
         Runtime.getRuntime().addShutdownHook(new Thread(stack::close, "tokenpipe-shutdown"));
+        WorkerService.exitOnFailure(stack.worker()::failure);
         log.info("tokenpipe is up: open http://localhost:{}/ (Kafka at {})", stack.port(), stack.bootstrapServers());
         if (stack.developmentKey() != null) {
             // On the console for the person who started it, on purpose; never through the logger.
@@ -102,6 +110,15 @@ public final class Standalone implements AutoCloseable {
                         settings.embeddedKafkaPort());
                 resources.push(broker);
                 derived.put(KafkaSettings.BOOTSTRAP_SERVERS.name(), broker.bootstrapServers());
+            }
+            if (!settings.externalKafka() && !env.isSet(WorkerSettings.WORKER_ID)
+                    && !env.isSet(WorkerSettings.GROUP_INSTANCE_ID)) {
+                // The same worker across restarts on the same data: after a crash it fences its own
+                // predecessor and, a static group member, gets its partitions back without waiting for
+                // the dead member's session to time out.
+                String workerId = persistentWorkerId(settings.dataDir());
+                derived.put(WorkerSettings.WORKER_ID.name(), workerId);
+                derived.put(WorkerSettings.GROUP_INSTANCE_ID.name(), workerId);
             }
             if (!env.isSet(IndexSettings.STATE_DIR)) {
                 derived.put(IndexSettings.STATE_DIR.name(), settings.dataDir().resolve("state").toString());
@@ -133,6 +150,7 @@ public final class Standalone implements AutoCloseable {
             DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective).start();
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
+            ChatCompletions chat = new ChatCompletions(ingest.submissions(), delivery, index);
 
             java.util.concurrent.atomic.AtomicReference<WorkerService.Worker> workerRef = new java.util.concurrent.atomic.AtomicReference<>();
             Javalin http = Javalin.create(config -> {
@@ -142,11 +160,13 @@ public final class Standalone implements AutoCloseable {
                 access.register(config.routes);
                 ingest.register(config.routes);
                 delivery.register(config.routes, turnCommands(ingest), access);
+                chat.register(config.routes);
                 IndexRoutes.register(config.routes, index);
                 WebPage.register(config, "");
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
                 checks.put("session_index", index::running);
                 checks.put("stream_tail", delivery::healthy);
+                checks.put("inference_worker", () -> workerRef.get() != null && workerRef.get().healthy());
                 Health.register(config.routes, checks);
                 RuntimeMetrics.register(config.routes, Map.of(
                         "open_streams", delivery::openStreams,
@@ -171,6 +191,25 @@ public final class Standalone implements AutoCloseable {
         } catch (RuntimeException e) {
             closeAll(resources);
             throw e;
+        }
+    }
+
+    /** This data directory's worker id, made up on first start. */
+    static String persistentWorkerId(Path dataDir) {
+        Path file = dataDir.resolve("worker-id");
+        try {
+            if (Files.exists(file)) {
+                String id = Files.readString(file).trim();
+                if (!id.isEmpty()) {
+                    return id;
+                }
+            }
+            String id = "standalone-" + UUID.randomUUID().toString().substring(0, 8);
+            Files.createDirectories(dataDir);
+            Files.writeString(file, id + "\n");
+            return id;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot keep the worker id in " + file, e);
         }
     }
 

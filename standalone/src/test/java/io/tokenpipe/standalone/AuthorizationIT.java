@@ -96,7 +96,10 @@ class AuthorizationIT {
                 new Route("POST", "/v1/sessions", "", Set.of(201)),
                 new Route("POST", "/v1/sessions/" + session + "/turns", "{\"prompt\":\"hi\",\"options\":{\"tokens\":3}}", Set.of(202)),
                 new Route("POST", "/v1/sessions/" + session + "/turns/" + turn + "/cancel", "", Set.of(202, 409)),
-                new Route("POST", "/v1/sessions/" + session + "/read-tokens", "", Set.of(201)));
+                new Route("POST", "/v1/sessions/" + session + "/read-tokens", "", Set.of(201)),
+                // The OpenAI-compatible endpoint creates a session and a turn: the same rule, errors in OpenAI's shape.
+                new Route("POST", "/v1/chat/completions",
+                        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"options\":{\"tokens\":3}}", Set.of(200)));
     }
 
     @Test
@@ -183,10 +186,14 @@ class AuthorizationIT {
         // A node token is no read token.
         expect(new Route("GET", "/v1/sessions/" + session + "/events?follow=false", "", Set.of(200)), nodeToken, 403, "insufficient_scope");
 
-        Route metrics = new Route("GET", "/metrics", "", Set.of(200));
-        expect(metrics, null, 401, "unauthorized");
-        expect(metrics, TestAuth.AUDIT_KEY, 403, "insufficient_scope");
-        assertEquals(200, metrics.call(TestAuth.ADMIN_KEY).status());
+        for (String path : List.of("/metrics", "/metrics/runtime", "/metrics/stages")) {
+            Route metrics = new Route("GET", path, "", Set.of(200));
+            expect(metrics, null, 401, "unauthorized");
+            expect(metrics, TestAuth.AUDIT_KEY, 403, "insufficient_scope");
+            expect(metrics, TestAuth.SUBMIT_KEY, 403, "insufficient_scope");
+            assertEquals(200, metrics.call(TestAuth.METRICS_KEY).status(), path + " with a metrics key");
+            assertEquals(200, metrics.call(TestAuth.ADMIN_KEY).status(), path + " with an admin key");
+        }
     }
 
     @Test

@@ -14,6 +14,7 @@ import io.tokenpipe.delivery.DeliverySettings;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.ingest.IngestService;
 import io.tokenpipe.ingest.IngestSettings;
+import io.tokenpipe.testing.ComposeFile;
 import io.tokenpipe.worker.WorkerService;
 import io.tokenpipe.worker.model.openai.BackendSettings;
 import io.tokenpipe.worker.WorkerSettings;
@@ -134,6 +135,23 @@ class ComposeFileTest {
             assertTrue(hostPort(entry).isEmpty(),
                     "inference-worker: a fixed host port prevents --scale: " + entry);
         }
+    }
+
+    @Test
+    void theTestsContainerBrokerRunsTheComposeFilesKafkaImage() {
+        // -Dtokenpipe.test.kafka=container takes its image from here (test-support's ComposeFile).
+        assertEquals(service(compose, "kafka").path("image").asText(), ComposeFile.kafkaImage());
+    }
+
+    @Test
+    void hostPortsAndPublicUrlsCanBeMovedTogether() {
+        // ComposeStackIT runs a second stack on free host ports, beside one a developer may be running.
+        assertEquals(List.of("${TOKENPIPE_INGEST_PORT:-8081}:8081"), texts(service(compose, "ingest-api").path("ports")));
+        assertEquals(List.of("${TOKENPIPE_DELIVERY_PORT:-8082}:8082"), texts(service(compose, "delivery-sse").path("ports")));
+        assertEquals("${TOKENPIPE_PUBLIC_DELIVERY_URL:-http://localhost:8082}",
+                environment(service(compose, "ingest-api")).get(IngestSettings.STREAM_BASE_URL.name()));
+        assertEquals("${TOKENPIPE_PUBLIC_INGEST_URL:-http://localhost:8081}",
+                environment(service(compose, "delivery-sse")).get(DeliverySettings.WEB_INGEST_URL.name()));
     }
 
     // --- the checks can fail --------------------------------------------------------------------------

@@ -69,6 +69,25 @@ public final class SseTestClient implements AutoCloseable {
         if (credential != null) {
             request.header("Authorization", TestAuth.bearer(credential));
         }
+        return open(request);
+    }
+
+    /**
+     * POSTs {@code body} (JSON) and reads the response as a stream (OpenAI's {@code POST /v1/chat/completions}),
+     * with the test stacks' admin key unless {@code headers} carry an Authorization of their own.
+     */
+    public static SseTestClient post(URI uri, String body, Map<String, String> headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json").header("Accept", "text/event-stream");
+        headers.forEach(request::header);
+        if (headers.keySet().stream().noneMatch("Authorization"::equalsIgnoreCase)) {
+            request.header("Authorization", TestAuth.bearer(TestAuth.ADMIN_KEY));
+        }
+        return open(request);
+    }
+
+    /** Sends the request and returns once the response status and headers have arrived. */
+    private static SseTestClient open(HttpRequest.Builder request) {
         try {
             return new SseTestClient(HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
         } catch (IOException e) {

@@ -19,6 +19,7 @@ public final class TestAuth {
     public static final String SUBMIT_KEY = "tpk_test-submit-0123456789abcdefghijklmnopqrstuv";
     public static final String READ_KEY = "tpk_test-read-0123456789abcdefghijklmnopqrstuvwxy";
     public static final String AUDIT_KEY = "tpk_test-audit-0123456789abcdefghijklmnopqrstuvwx";
+    public static final String METRICS_KEY = "tpk_test-metrics-0123456789abcdefghijklmnopqrstu";
     public static final String TOKEN_SECRET = "test-only-token-secret-0123456789abcdefghij";
 
     private TestAuth() {
@@ -30,7 +31,8 @@ public final class TestAuth {
                 ApiKeys.entry("test-admin", EnumSet.of(Scope.ADMIN), ADMIN_KEY),
                 ApiKeys.entry("test-submit", EnumSet.of(Scope.SUBMIT), SUBMIT_KEY),
                 ApiKeys.entry("test-read", EnumSet.of(Scope.READ), READ_KEY),
-                ApiKeys.entry("test-audit", EnumSet.of(Scope.AUDIT), AUDIT_KEY));
+                ApiKeys.entry("test-audit", EnumSet.of(Scope.AUDIT), AUDIT_KEY),
+                ApiKeys.entry("test-metrics", EnumSet.of(Scope.METRICS), METRICS_KEY));
         // One key drives every test client, hundreds of writes a second at times: a high limit, still on.
         return Map.of(AuthSettings.API_KEYS.name(), keys, AuthSettings.TOKEN_SECRET.name(), TOKEN_SECRET,
                 AuthSettings.WRITES_PER_SECOND.name(), "100000", "SSE_MAX_STREAMS_PER_KEY", "100000");

@@ -3,6 +3,7 @@ package io.tokenpipe.common.auth;
 import java.util.List;
 
 import static io.tokenpipe.common.auth.Scope.AUDIT;
+import static io.tokenpipe.common.auth.Scope.METRICS;
 import static io.tokenpipe.common.auth.Scope.READ;
 import static io.tokenpipe.common.auth.Scope.SUBMIT;
 
@@ -43,6 +44,12 @@ public final class AccessRules {
             // The session index's lookups between nodes (session-index's SessionIndex.ROUTE).
             AccessRule.of("GET", "/internal/v1/session-index/{sessionId}", Access.NODE),
 
-            AccessRule.of("GET", "/metrics", Access.admin()),
-            AccessRule.of("GET", "/metrics/stages", Access.admin()));
+            // The OpenAI-compatible endpoint (delivery-sse's ChatCompletions): creating one submits a
+            // turn; reading one again (a resume) needs a key that may read or that could have created it.
+            AccessRule.of("POST", "/v1/chat/completions", Access.keyWith(SUBMIT)),
+            AccessRule.of("GET", "/v1/chat/completions/{completionId}", Access.keyWith(SUBMIT, READ, AUDIT)),
+
+            AccessRule.of("GET", "/metrics", Access.keyWith(METRICS)),
+            AccessRule.of("GET", "/metrics/runtime", Access.keyWith(METRICS)),
+            AccessRule.of("GET", "/metrics/stages", Access.keyWith(METRICS)));
 }

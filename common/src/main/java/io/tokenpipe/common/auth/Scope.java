@@ -10,6 +10,8 @@ public enum Scope {
     READ,
     /** Transcripts and replays of any session (they include prompts, system prompts too). */
     AUDIT,
+    /** The operators' metrics ({@code /metrics} and its JSON pages): what a Prometheus scraper holds. */
+    METRICS,
     /** Everything, including operator routes such as {@code /metrics}. */
     ADMIN;
 
@@ -17,13 +19,13 @@ public enum Scope {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** {@code submit}, {@code read}, {@code audit} or {@code admin}; anything else is a configuration error. */
+    /** {@code submit}, {@code read}, {@code audit}, {@code metrics} or {@code admin}; anything else is a configuration error. */
     public static Scope parse(String text) {
         for (Scope scope : values()) {
             if (scope.json().equals(text.trim().toLowerCase(Locale.ROOT))) {
                 return scope;
             }
         }
-        throw new IllegalArgumentException("unknown scope '" + text.trim() + "' (submit, read, audit, admin)");
+        throw new IllegalArgumentException("unknown scope '" + text.trim() + "' (submit, read, audit, metrics, admin)");
     }
 }

@@ -82,6 +82,14 @@ public final class Env {
         }
     }
 
+    public long positiveLong(Setting setting) {
+        long value = longValue(setting);
+        if (value <= 0) {
+            throw new ConfigException(setting.name() + " must be greater than 0, got " + value);
+        }
+        return value;
+    }
+
     /** Settings whose name ends in {@code _MS} are durations in milliseconds. */
     public Duration millis(Setting setting) {
         long value = longValue(setting);

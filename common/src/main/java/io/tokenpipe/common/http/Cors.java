@@ -22,6 +22,10 @@ public final class Cors {
             }
             rule.exposeHeader("Location");
             rule.exposeHeader("Idempotent-Replayed");
+            // POST /v1/chat/completions names its session and resume URL in headers.
+            rule.exposeHeader("Tokenpipe-Session-Id");
+            rule.exposeHeader("Tokenpipe-Turn-Id");
+            rule.exposeHeader("Tokenpipe-Resume-Url");
         }));
     }
 }

@@ -47,8 +47,12 @@ public final class HttpErrors {
         routes.error(405, ctx -> write(ctx, 405, "method_not_allowed", "method not allowed: " + ctx.method() + " " + ctx.path()));
     }
 
+    /** Writes the error in tokenpipe's shape, or OpenAI's on the OpenAI-compatible paths. */
     public static void write(Context ctx, int status, String code, String message) {
-        ctx.status(status).contentType("application/json").result(Json.bytes(ErrorBody.of(status, code, message)));
+        Object body = ctx.path().startsWith(OpenAiErrorBody.PATH_PREFIX)
+                ? OpenAiErrorBody.of(status, code, message)
+                : ErrorBody.of(status, code, message);
+        ctx.status(status).contentType("application/json").result(Json.bytes(body));
     }
 
     private static String codeFor(int status) {

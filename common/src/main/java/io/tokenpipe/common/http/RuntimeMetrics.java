@@ -1,7 +1,9 @@
 package io.tokenpipe.common.http;
 
 import io.javalin.config.RoutesConfig;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.metrics.LatencyHistogram;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.common.metrics.StageTimes;
 
 import java.io.IOException;
@@ -15,17 +17,22 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * {@code GET /metrics}: the process's memory, threads and CPU, plus service gauges (open streams,
- * turns in flight), as one JSON object. What benchmarks and operators read; not a Prometheus
- * endpoint.
+ * The metrics routes of every service: {@code GET /metrics} in the Prometheus text format
+ * ({@link Metrics}); {@code GET /metrics/runtime}, the process's memory, threads and CPU plus service
+ * gauges (open streams, turns in flight) as one JSON object; {@code GET /metrics/stages}, the
+ * per-stage histograms as JSON. The benchmark reads the two JSON pages.
  */
 public final class RuntimeMetrics {
+
+    /** The Prometheus text exposition format, version 0.0.4: what every Prometheus server scrapes. */
+    public static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
     private RuntimeMetrics() {
     }
 
     public static void register(RoutesConfig routes, Map<String, Supplier<Object>> gauges) {
-        routes.get("/metrics", ctx -> ctx.json(snapshot(gauges)));
+        routes.get("/metrics", ctx -> ctx.contentType(PROMETHEUS_TEXT).result(Metrics.scrape()));
+        routes.get("/metrics/runtime", ctx -> ctx.json(snapshot(gauges)));
         routes.get("/metrics/stages", ctx -> ctx.json(stages()));
     }
 
@@ -65,6 +72,7 @@ public final class RuntimeMetrics {
         out.put("gc_count", gcCount);
         out.put("gc_time_ms", gcMillis);
         out.put("uptime_ms", ManagementFactory.getRuntimeMXBean().getUptime());
+        out.put("skipped_records", SkippedRecords.snapshot());
         gauges.forEach((name, gauge) -> out.put(name, gauge.get()));
         return out;
     }

@@ -14,6 +14,7 @@ public final class LogEvent {
     private final String type;
     private final byte[] json;
     private final long readAtNanos;
+    private final long timestampMillis;
     private volatile byte[] sseFrame; // two racing first uses build the same bytes: harmless
 
     /** @param type the event's type, or {@code null} when the record carried none */
@@ -23,7 +24,14 @@ public final class LogEvent {
 
     /** @param readAtNanos when a live reader read it ({@link System#nanoTime()}), for stage timing; 0 if not read live */
     public LogEvent(int partition, long offset, String sessionId, String type, byte[] json, long readAtNanos) {
+        this(partition, offset, sessionId, type, json, readAtNanos, 0);
+    }
+
+    /** @param timestampMillis the record's timestamp (its producer's send, epoch ms), for delivery latency; 0 if unknown */
+    public LogEvent(int partition, long offset, String sessionId, String type, byte[] json, long readAtNanos,
+                    long timestampMillis) {
         this.readAtNanos = readAtNanos;
+        this.timestampMillis = timestampMillis;
         this.partition = partition;
         this.offset = offset;
         this.sessionId = sessionId;
@@ -55,6 +63,11 @@ public final class LogEvent {
     /** When the live reader read it ({@link System#nanoTime()}); 0 for an event read from history. */
     public long readAtNanos() {
         return readAtNanos;
+    }
+
+    /** The record's timestamp (epoch ms: when the worker sent it); 0 if unknown. */
+    public long timestampMillis() {
+        return timestampMillis;
     }
 
     /** {@code id: <offset>}, {@code event: <type>}, {@code data: <json>}. */

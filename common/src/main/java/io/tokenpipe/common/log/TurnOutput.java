@@ -20,4 +20,11 @@ public interface TurnOutput {
 
     /** Appends the turn's final event; the future completes once it is durable. */
     CompletableFuture<Void> finish(StreamEvent terminal) throws InterruptedException;
+
+    /**
+     * The turn cannot end with a final event (writing even its failure failed): its prompt no longer
+     * holds anything back. A last resort, so that one broken turn does not stop the others' progress.
+     */
+    default void release() throws InterruptedException {
+    }
 }

@@ -1,5 +1,8 @@
 package io.tokenpipe.common.metrics;
 
+import io.micrometer.core.instrument.Timer;
+
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -14,9 +17,22 @@ public final class LatencyHistogram {
     public static final int BUCKETS = POWERS * SUB_BUCKETS;
 
     private final AtomicLongArray counts = new AtomicLongArray(BUCKETS);
+    private final Timer mirror;
+
+    public LatencyHistogram() {
+        this(null);
+    }
+
+    /** @param mirror a Prometheus histogram that records the same values ({@code null} for none) */
+    public LatencyHistogram(Timer mirror) {
+        this.mirror = mirror;
+    }
 
     public void recordMicros(long micros) {
         counts.incrementAndGet(bucketOf(micros));
+        if (mirror != null) {
+            mirror.record(Math.max(0, micros), TimeUnit.MICROSECONDS);
+        }
     }
 
     public void recordNanos(long nanos) {

@@ -7,7 +7,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Where a token's time goes inside this process, stage by stage: each stage a
  * {@link LatencyHistogram}, recorded for every token. The benchmark reads them at the start and the
- * end of its measured phase ({@code GET /metrics/stages}) and reports the difference.
+ * end of its measured phase ({@code GET /metrics/stages}) and reports the difference; Prometheus
+ * scrapes the same measurements from {@code GET /metrics}.
  */
 public final class StageTimes {
 
@@ -26,7 +27,9 @@ public final class StageTimes {
     }
 
     public static LatencyHistogram of(String stage) {
-        return STAGES.computeIfAbsent(stage, s -> new LatencyHistogram());
+        // Mirrored into Prometheus (tokenpipe_stage_latency_seconds{stage=…}) at the same measurement points.
+        return STAGES.computeIfAbsent(stage, s -> new LatencyHistogram(Metrics.latency(Metrics.STAGE,
+                "Per-stage latency of every token inside this process", "stage", s)));
     }
 
     /** Every stage's bucket counts, for {@code GET /metrics/stages}. */

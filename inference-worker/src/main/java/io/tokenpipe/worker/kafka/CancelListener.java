@@ -3,6 +3,7 @@ package io.tokenpipe.worker.kafka;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.TurnCancelRequested;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.worker.turn.Cancellations;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -35,6 +36,7 @@ public final class CancelListener implements AutoCloseable {
     private final Cancellations cancellations;
     private final Thread thread;
     private volatile boolean running = true;
+    private volatile boolean closed;
 
     public CancelListener(KafkaSettings kafka, String topic, Cancellations cancellations) {
         this.topic = topic;
@@ -60,23 +62,41 @@ public final class CancelListener implements AutoCloseable {
         try {
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    TurnCancelRequested cancel;
                     try {
-                        TurnCancelRequested cancel = Json.read(record.value(), TurnCancelRequested.class);
-                        cancellations.requested(cancel.turnId());
+                        cancel = Json.read(record.value(), TurnCancelRequested.class);
+                        if (cancel.turnId() == null) {
+                            throw new IllegalArgumentException("a cancellation without a turn id");
+                        }
                     } catch (RuntimeException e) {
-                        log.error("unreadable cancellation at {}-{}@{}", record.topic(), record.partition(), record.offset(), e);
+                        SkippedRecords.skip("cancel_listener", record.topic(), record.partition(), record.offset(), e);
+                        continue;
                     }
+                    cancellations.requested(cancel.turnId());
                 }
             }
         } catch (WakeupException e) {
             // close()
+        } catch (RuntimeException e) {
+            log.error("the cancellation listener failed: cancellations are no longer heard", e);
         } finally {
             consumer.close(Duration.ofSeconds(1));
         }
     }
 
+    /** Whether it still listens: a worker that no longer hears cancellations would answer cancelled turns in full. */
+    public boolean running() {
+        return thread.isAlive() && running;
+    }
+
+    /** Whether it was closed on purpose (then not running is no failure). */
+    public boolean closed() {
+        return closed;
+    }
+
     @Override
     public void close() {
+        closed = true;
         running = false;
         consumer.wakeup();
         try {

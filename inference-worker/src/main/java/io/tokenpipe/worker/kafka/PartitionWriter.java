@@ -54,6 +54,11 @@ public final class PartitionWriter {
             public CompletableFuture<Void> finish(StreamEvent terminal) throws InterruptedException {
                 return writer.finish(part, terminal, promptOffset);
             }
+
+            @Override
+            public void release() throws InterruptedException {
+                writer.skip(part, promptOffset);
+            }
         };
     }
 

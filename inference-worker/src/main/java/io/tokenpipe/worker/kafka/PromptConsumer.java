@@ -1,11 +1,14 @@
 package io.tokenpipe.worker.kafka;
 
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.WorkerSettings;
 import io.tokenpipe.worker.turn.Cancellations;
 import io.tokenpipe.worker.turn.SessionLanes;
@@ -62,11 +65,14 @@ public final class PromptConsumer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(PromptConsumer.class);
     private static final int SEEN_TURNS_PER_PARTITION = 50_000;
+    private static final String SKIPPED = "prompt_consumer";
 
     private final KafkaSettings kafka;
     private final Topics topics;
     private final WorkerSettings settings;
     private final Consumer<String, byte[]> consumer;
+    private final KafkaClientMetrics clientMetrics;
+    private final Metrics.AutoCloseableGauge inflightGauge;
     private final SessionLanes lanes;
     private final AtomicInteger inflight = new AtomicInteger();
     private final AtomicInteger partitionsTakenAway = new AtomicInteger();
@@ -79,6 +85,8 @@ public final class PromptConsumer implements AutoCloseable {
     private volatile boolean halted;
     private volatile boolean polling;
     private volatile String memberId = "";
+    private volatile String failure;
+    private final Map<TopicPartition, Long> strandedSince = new ConcurrentHashMap<>();
     private final Admin admin;
 
     /** One assigned partition. */
@@ -107,20 +115,30 @@ public final class PromptConsumer implements AutoCloseable {
         this.settings = settings;
         this.lanes = new SessionLanes(runner, cancellations, inflight);
         this.group = new ConsumerGroupMetadata(settings.groupId());
+        Map<String, Object> membership = new java.util.HashMap<>();
+        if (settings.groupInstanceId() != null && !settings.groupInstanceId().isBlank()) {
+            // Static membership: after a crash the restarted worker takes its partitions back at once.
+            membership.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, settings.groupInstanceId());
+        }
         this.consumer = new KafkaConsumer<>(kafka.consumer(
                 Map.of(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.min(500, settings.maxInflightTurns()),
                         ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                         ConsumerConfig.CLIENT_ID_CONFIG, settings.workerId()),
-                Map.of(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId(),
+                with(membership, Map.of(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId(),
                         // Offsets are committed only inside the partition writers' transactions.
                         ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
                         ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                         ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName(),
                         ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) settings.sessionTimeout().toMillis(),
-                        ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) Math.max(300, settings.sessionTimeout().toMillis() / 4))),
+                        ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) Math.max(300, settings.sessionTimeout().toMillis() / 4)))),
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.admin = Admin.create(kafka.admin());
         this.pollThread = Thread.ofPlatform().name("prompt-consumer").unstarted(this::pollLoop);
+        // Consumer lag (kafka_consumer_fetch_manager_records_lag_max): prompts waiting for this worker.
+        this.clientMetrics = new KafkaClientMetrics(consumer);
+        clientMetrics.bindTo(Metrics.registry());
+        this.inflightGauge = Metrics.gauge(Metrics.TURNS_IN_FLIGHT, "Turns held by inference workers (running or queued behind their session's previous turn)",
+                inflight::get);
     }
 
     public PromptConsumer start() {
@@ -134,9 +152,23 @@ public final class PromptConsumer implements AutoCloseable {
         return this;
     }
 
-    /** True while the poll loop runs and has joined the group. */
+    /**
+     * True while the poll loop runs and has joined the group, its writer runs, and it writes every
+     * partition it holds. A partition its writer dropped while the group still gives it to this worker
+     * (the writer found it fenced or overwritten, the group has yet to say so) is not answered: that is
+     * not healthy, even if the group sorts it out a moment later.
+     */
     public boolean healthy() {
-        return polling && !stopping && writer.running();
+        return polling && !stopping && failure == null && writer.running() && strandedSince.isEmpty();
+    }
+
+    /** Why the poll loop stopped on its own (its writer stopped, a partition stayed unwritten); null otherwise. */
+    public String failure() {
+        String why = failure;
+        if (why == null && writer != null && writer.failure() != null) {
+            why = "the stream writer stopped: " + writer.failure(); // the poll loop is about to give up
+        }
+        return why;
     }
 
     public int inflightTurns() {
@@ -172,6 +204,12 @@ public final class PromptConsumer implements AutoCloseable {
                         break;
                     }
                 }
+                String givingUp = givingUp();
+                if (givingUp != null) {
+                    failure = givingUp;
+                    log.error("the worker gives its partitions up and stops: {}", givingUp);
+                    break;
+                }
                 applyPauses();
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
                 polling = true;
@@ -187,6 +225,7 @@ public final class PromptConsumer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
+            failure = e.toString();
             log.error("prompt consumer failed", e);
         } finally {
             polling = false;
@@ -208,8 +247,39 @@ public final class PromptConsumer implements AutoCloseable {
                 writer.close();
             }
             admin.close(Duration.ofSeconds(2));
+            clientMetrics.close();
+            inflightGauge.close();
             stopped.countDown();
         }
+    }
+
+    /**
+     * Why this worker must leave its group, or null. Its writer stopped (a record the broker refuses,
+     * a bug): nothing it holds can be answered. Or its writer dropped a partition the group still gives
+     * it for longer than the group takes to notice a dead member: the partition is stuck here. Leaving
+     * the group hands every partition to the other workers; the process reports itself unhealthy.
+     */
+    private String givingUp() {
+        if (!writer.running()) {
+            return "the stream writer stopped" + (writer.failure() == null ? "" : ": " + writer.failure());
+        }
+        long now = System.nanoTime();
+        partitions.forEach((tp, partition) -> {
+            PartitionWriter w = partition.writer;
+            if (partition.ready && w != null && !w.open()) {
+                partition.ready = false; // fetch no more prompts that nobody would answer
+                strandedSince.putIfAbsent(tp, now);
+                log.warn("{} is no longer written by this worker but is still assigned to it", tp);
+            }
+        });
+        strandedSince.keySet().removeIf(tp -> !partitions.containsKey(tp)); // revoked since: all is well
+        long limit = settings.sessionTimeout().multipliedBy(2).toNanos();
+        for (Map.Entry<TopicPartition, Long> stranded : strandedSince.entrySet()) {
+            if (now - stranded.getValue() > limit) {
+                return stranded.getKey() + " stayed assigned to this worker after its writer dropped it";
+            }
+        }
+        return null;
     }
 
     /** Fetch only from partitions that are ready, and from none while the worker is full or stopping. */
@@ -243,8 +313,13 @@ public final class PromptConsumer implements AutoCloseable {
             PromptSubmitted prompt;
             try {
                 prompt = Json.read(record.value(), PromptSubmitted.class);
+                if (prompt.v() != PromptSubmitted.VERSION || prompt.sessionId() == null || prompt.turnId() == null
+                        || !prompt.sessionId().equals(record.key())) {
+                    throw new IllegalArgumentException("not a version " + PromptSubmitted.VERSION
+                            + " prompt with a session and turn id under its session's key");
+                }
             } catch (RuntimeException e) {
-                log.error("unreadable prompt at {}-{}@{} skipped", record.topic(), record.partition(), record.offset(), e);
+                SkippedRecords.skip(SKIPPED, record.topic(), record.partition(), record.offset(), e);
                 writer.skip(record.offset());
                 return;
             }
@@ -395,6 +470,17 @@ public final class PromptConsumer implements AutoCloseable {
     }
 
     private void release(Collection<TopicPartition> released, boolean handOver) {
+        if (handOver && !stopping && !halted && !settings.rebalanceGrace().isZero()) {
+            // Moved to another worker by a rebalance (one joined): running turns may finish here first.
+            // The poll thread waits meanwhile; the group waits for this worker's revocation to complete.
+            Set<Integer> moving = new HashSet<>();
+            released.forEach(tp -> moving.add(tp.partition()));
+            try {
+                lanes.stopAfter(moving, settings.rebalanceGrace());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         for (TopicPartition tp : released) {
             Partition partition = partitions.remove(tp);
             if (partition == null) {
@@ -419,6 +505,12 @@ public final class PromptConsumer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private static Map<String, Object> with(Map<String, Object> extra, Map<String, Object> base) {
+        Map<String, Object> all = new java.util.HashMap<>(base);
+        all.putAll(extra);
+        return all;
     }
 
     /** Initialises a producer's transactions (fencing any earlier producer of its id), or closes it on failure. */

@@ -15,7 +15,11 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.slf4j.Logger;
@@ -78,6 +82,12 @@ public final class StreamWriter implements AutoCloseable {
     private static final int MAX_DRAIN = 5_000;
     private static final long WATERMARK_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /**
+     * The largest event value written: below the broker's default record limit ({@code message.max.bytes},
+     * 1,048,588) and the producer's ({@code max.request.size}, 1,048,576), with room for the key, the
+     * headers and the batch around it. Turns split long text into several events to stay below it.
+     */
+    static final int MAX_EVENT_BYTES = 1_000_000;
 
     /** What the writer needs from its surroundings to get past a failed write. */
     public interface Recovery {
@@ -235,6 +245,7 @@ public final class StreamWriter implements AutoCloseable {
     private final LatencyHistogram writeAck = StageTimes.of(StageTimes.WRITE_ACK);
     private volatile boolean running = true;
     private volatile int producersReplaced;
+    private volatile String failure;
 
     // Everything below belongs to the writer's thread.
     private Producer<String, byte[]> producer;
@@ -281,6 +292,11 @@ public final class StreamWriter implements AutoCloseable {
         return thread.isAlive() && running;
     }
 
+    /** Why the writer's thread stopped on its own (a refused record, a bug); {@code null} while it runs or after close. */
+    public String failure() {
+        return failure;
+    }
+
     /** How often a failed or stalled write made this writer replace its producer. */
     public int producersReplaced() {
         return producersReplaced;
@@ -300,13 +316,26 @@ public final class StreamWriter implements AutoCloseable {
     // --- the partition handle's calls -------------------------------------------------------------
 
     void write(Part part, StreamEvent event, long promptOffset) throws InterruptedException {
-        enqueue(part, new Write(part, event, Json.event(event), promptOffset, false, null, System.nanoTime()));
+        enqueue(part, new Write(part, event, json(event), promptOffset, false, null, System.nanoTime()));
     }
 
     CompletableFuture<Void> finish(Part part, StreamEvent terminal, long promptOffset) throws InterruptedException {
         CompletableFuture<Void> durable = new CompletableFuture<>();
-        enqueue(part, new Write(part, terminal, Json.event(terminal), promptOffset, true, durable, System.nanoTime()));
+        enqueue(part, new Write(part, terminal, json(terminal), promptOffset, true, durable, System.nanoTime()));
         return durable;
+    }
+
+    /**
+     * The event's record value. One the broker would refuse is refused here, to the turn that wrote it:
+     * sent, it would fail the transaction, and writing it again would fail again, for ever.
+     */
+    private static byte[] json(StreamEvent event) {
+        byte[] json = Json.event(event);
+        if (json.length > MAX_EVENT_BYTES) {
+            throw new IllegalArgumentException("a " + event.type() + " event of turn " + event.turnId() + " is "
+                    + json.length + " bytes; the most an event may be is " + MAX_EVENT_BYTES);
+        }
+        return json;
     }
 
     void accepted(Part part, long promptOffset) throws InterruptedException {
@@ -396,7 +425,7 @@ public final class StreamWriter implements AutoCloseable {
     // --- the writer's thread ----------------------------------------------------------------------
 
     /** Why the writer cannot go on with its producer as it is. */
-    private abstract static sealed class Failure extends Exception permits WriteFailed, Fenced {
+    private abstract static sealed class Failure extends Exception permits WriteFailed, Fenced, Rejected {
         Failure(String message, Throwable cause) {
             super(message, cause);
         }
@@ -416,11 +445,24 @@ public final class StreamWriter implements AutoCloseable {
         }
     }
 
+    /** The broker refused a record for what it is (too large, invalid): writing it again would fail again. */
+    private static final class Rejected extends Failure {
+        Rejected(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private void run() {
         try {
             while (running) {
                 try {
                     step();
+                } catch (Rejected e) {
+                    // Retrying would stall every session of the partition for ever. Stopping hands the
+                    // partitions to the group: the worker leaves it and reports itself unhealthy.
+                    failure = e.getMessage();
+                    log.error("the broker refused a record ({}); the stream writer stops", e.getMessage(), e);
+                    return;
                 } catch (Failure e) {
                     // A refused epoch means another worker took a partition of ours over without a
                     // hand-over (it thought this worker dead), or the coordinator aborted a transaction
@@ -433,6 +475,7 @@ public final class StreamWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             // halt()
         } catch (RuntimeException e) {
+            failure = e.toString();
             log.error("the stream writer failed; its partitions stop and their next owners continue them", e);
         } finally {
             running = false;
@@ -889,6 +932,12 @@ public final class StreamWriter implements AutoCloseable {
 
     /** Fenced when the broker refuses this writer's epoch; anything else a new producer may get past. */
     private static Failure classify(String what, Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof RecordTooLargeException || t instanceof RecordBatchTooLargeException
+                    || t instanceof InvalidRecordException || t instanceof InvalidTopicException) {
+                return new Rejected(what + ": " + t, e);
+            }
+        }
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException
                     || t instanceof AuthorizationException || t instanceof UnsupportedVersionException) {

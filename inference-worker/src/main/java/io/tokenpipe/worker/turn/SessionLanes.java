@@ -4,6 +4,7 @@ import io.tokenpipe.common.log.OutputClosedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,6 +72,38 @@ public final class SessionLanes {
         return threads;
     }
 
+    /**
+     * Stops a partition's lanes gently: queued turns are dropped (the next owner answers them), running
+     * ones may finish within {@code grace}; those still running then are interrupted and handed over.
+     * A rebalance moves a partition away from a live worker: finishing a turn here costs nothing, while
+     * a backend that cannot continue an answer would answer it again from the start.
+     */
+    public void stopAfter(java.util.Collection<Integer> partitions, Duration grace) throws InterruptedException {
+        List<Thread> running = new ArrayList<>();
+        synchronized (this) {
+            for (Lane lane : lanes.values()) {
+                if (partitions.contains(lane.partition)) {
+                    lane.stopped = true; // no next turn: the lane ends after its current one
+                    inflight.addAndGet(-lane.queue.size());
+                    lane.queue.clear();
+                    if (lane.thread != null) {
+                        running.add(lane.thread);
+                    }
+                }
+            }
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        for (Thread thread : running) {
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                thread.join(Duration.ofNanos(left));
+            }
+        }
+        for (int partition : partitions) {
+            stop(partition);
+        }
+    }
+
     public synchronized List<Thread> stopAll() {
         List<Thread> threads = new ArrayList<>();
         for (Lane lane : List.copyOf(lanes.values())) {
@@ -91,18 +124,35 @@ public final class SessionLanes {
                     return;
                 }
             }
-            TurnHandle handle = cancellations.begin(job.prompt().turnId());
+            TurnHandle handle = null;
             try {
+                handle = cancellations.begin(job.prompt().turnId());
                 runner.run(job, handle);
             } catch (InterruptedException | OutputClosedException e) {
                 log.info("turn {} of session {} handed over unfinished", job.prompt().turnId(), sessionId);
                 return;
             } catch (RuntimeException e) {
-                log.error("turn {} of session {} failed", job.prompt().turnId(), sessionId, e);
+                // Not even its failure could be written. Its prompt must not hold the committed
+                // position back for ever; the lane goes on with the session's next turn.
+                log.error("turn {} of session {} could not be ended; releasing its prompt", job.prompt().turnId(),
+                        sessionId, e);
+                release(job);
             } finally {
-                cancellations.end(job.prompt().turnId(), handle);
+                if (handle != null) {
+                    cancellations.end(job.prompt().turnId(), handle);
+                }
                 inflight.decrementAndGet();
             }
+        }
+    }
+
+    private static void release(TurnJob job) {
+        try {
+            job.output().release();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.error("releasing the prompt of turn {} failed", job.prompt().turnId(), e);
         }
     }
 }

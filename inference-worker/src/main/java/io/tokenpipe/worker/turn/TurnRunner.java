@@ -1,5 +1,7 @@
 package io.tokenpipe.worker.turn;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
 import io.tokenpipe.common.event.ErrorInfo;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.StreamEvent;
@@ -10,6 +12,7 @@ import io.tokenpipe.common.event.TurnResumed;
 import io.tokenpipe.common.event.TurnStarted;
 import io.tokenpipe.common.event.Usage;
 import io.tokenpipe.common.log.OutputClosedException;
+import io.tokenpipe.common.metrics.Metrics;
 import io.tokenpipe.worker.model.ChatModel;
 import io.tokenpipe.worker.model.ChatRequest;
 import io.tokenpipe.worker.model.ModelException;
@@ -19,7 +22,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Answers one prompt: announces the turn, streams the model's text through the stop-sequence filter
@@ -31,6 +37,18 @@ import java.util.Optional;
 public final class TurnRunner {
 
     private static final Logger log = LoggerFactory.getLogger(TurnRunner.class);
+    private static final Timer TIME_TO_FIRST_TOKEN = Metrics.latency(Metrics.TIME_TO_FIRST_TOKEN,
+            "Prompt submitted (ingest's clock) to its first token produced (the worker's clock)");
+    private static final Timer INTER_TOKEN_GAP = Metrics.latency(Metrics.INTER_TOKEN_GAP,
+            "Time between two consecutive tokens of a turn, at the worker");
+    private static final Counter TOKENS = Metrics.counter(Metrics.TOKENS, "Token chunks produced by workers");
+    static final String INTERNAL_ERROR = "internal_error";
+    /**
+     * The longest text one token event carries. A backend may hand over a whole answer at once (a
+     * non-streaming answer can be 16 MiB); longer text goes out as several events, so that no event
+     * comes near the broker's record limit (1 MiB by default), even with every character escaped.
+     */
+    static final int MAX_CHUNK_CHARS = 64 * 1024;
 
     private final ModelRegistry models;
     private final String workerId;
@@ -50,6 +68,21 @@ public final class TurnRunner {
      */
     public void run(TurnJob job, TurnHandle handle) throws InterruptedException {
         Turn turn = new Turn(job);
+        try {
+            answer(turn, handle);
+        } catch (OutputClosedException e) {
+            throw e; // handed over or fenced: the turn is no longer ours to end
+        } catch (RuntimeException e) {
+            // A bug or an event the log refuses: the README promises that a turn always ends, and its
+            // prompt must be done for the committed position to move on.
+            log.error("turn {} of session {} failed unexpectedly after index {}", job.prompt().turnId(),
+                    job.prompt().sessionId(), turn.index, e);
+            turn.fail(INTERNAL_ERROR, "the worker failed unexpectedly while answering");
+        }
+    }
+
+    private void answer(Turn turn, TurnHandle handle) throws InterruptedException {
+        TurnJob job = turn.job;
         PromptSubmitted prompt = job.prompt();
         Optional<ChatModel> model = models.find(prompt.model());
         boolean continues = model.map(m -> m.continuesAnswers(prompt.model())).orElse(true);
@@ -107,7 +140,7 @@ public final class TurnRunner {
                 throw e; // handed over or fenced: the turn is no longer ours to end
             } catch (RuntimeException e) {
                 log.error("model {} failed on turn {}", prompt.model(), prompt.turnId(), e);
-                turn.fail("internal_error", "the model backend failed unexpectedly");
+                turn.fail(INTERNAL_ERROR, "the model backend failed unexpectedly");
                 return;
             }
             boolean lengthReached = maxTokens != null && turn.tokens >= maxTokens;
@@ -130,6 +163,7 @@ public final class TurnRunner {
         private int index;
         private int tokens;
         private boolean begun;
+        private long lastTokenNanos; // 0 until this attempt's first token
 
         Turn(TurnJob job) {
             this.job = job;
@@ -149,7 +183,7 @@ public final class TurnRunner {
         void begin(boolean continues) throws InterruptedException {
             if (job.resume() == null) {
                 attempt = 1;
-                write(new TurnStarted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
+                write(new TurnStarted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
                         clock.instant(), workerId, prompt.model(), prompt.messages(), prompt.params(),
                         prompt.clientRequestId(), prompt.submittedAt(), job.promptRef()));
             } else {
@@ -160,7 +194,8 @@ public final class TurnRunner {
 
         void resume(String reason, boolean continues) throws InterruptedException {
             attempt++;
-            write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
+            lastTokenNanos = 0; // a gap across a failure is not an inter-token gap
+            write(new TurnResumed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
                     clock.instant(), reason, workerId, text.length(), !continues));
             if (!continues) {
                 // The backend answers from the start again; clients were told to discard the text.
@@ -172,22 +207,47 @@ public final class TurnRunner {
         void token(String chunk) throws InterruptedException {
             tokens++;
             text.append(chunk);
-            write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index, attempt,
-                    clock.instant(), chunk));
+            Instant now = clock.instant();
+            for (int from = 0; from < chunk.length(); ) {
+                int to = Math.min(chunk.length(), from + MAX_CHUNK_CHARS);
+                if (to < chunk.length() && Character.isHighSurrogate(chunk.charAt(to - 1))) {
+                    to--; // never split a character in two
+                }
+                write(new TokenChunk(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1, attempt,
+                        now, chunk.substring(from, to)));
+                from = to;
+            }
+            long nanos = System.nanoTime();
+            if (lastTokenNanos != 0) {
+                INTER_TOKEN_GAP.record(nanos - lastTokenNanos, TimeUnit.NANOSECONDS);
+            } else if (tokens == 1 && job.resume() == null && prompt.submittedAt() != null) {
+                TIME_TO_FIRST_TOKEN.record(Duration.between(prompt.submittedAt(), now));
+            }
+            lastTokenNanos = nanos;
+            TOKENS.increment();
         }
 
         void complete(String finishReason, Usage usage) throws InterruptedException {
-            job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
+            job.output().finish(new TurnCompleted(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1,
                     attempt, clock.instant(), finishReason, usage));
+            ended(finishReason);
         }
 
         void fail(String code, String message) throws InterruptedException {
-            job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), ++index,
-                    attempt, clock.instant(), new ErrorInfo(code, message)));
+            job.output().finish(new TurnFailed(StreamEvent.VERSION, prompt.sessionId(), prompt.turnId(), index + 1,
+                    Math.max(attempt, 1), clock.instant(), new ErrorInfo(code, message)));
+            ended(code);
         }
 
+        private void ended(String outcome) {
+            Metrics.counter(Metrics.TURNS, "Turns ended by workers, by outcome (finish reason or error code)",
+                    "outcome", outcome == null ? "unknown" : outcome).increment();
+        }
+
+        /** Indexes advance only for events the output took, so that they stay contiguous whatever fails. */
         private void write(StreamEvent event) throws InterruptedException {
             job.output().write(event);
+            index = event.index();
         }
     }
 }

@@ -144,6 +144,39 @@ class StreamWriterTest {
     }
 
     @Test
+    void anEventOverTheRecordLimitIsRefusedToItsTurnAndThePartitionGoesOn() throws Exception {
+        MockProducer<String, byte[]> producer = producer(true);
+        writer = writer(producer, producer(true), (p, from) -> List.of(), tp -> true, WAIT);
+        PartitionWriter p0 = writer.attach(P0, StreamWriter.Start.empty()).ready(WAIT);
+        TokenChunk huge = new TokenChunk(StreamEvent.VERSION, "s", "t", 1, 1, Instant.now(),
+                "x".repeat(StreamWriter.MAX_EVENT_BYTES));
+
+        assertThrows(IllegalArgumentException.class, () -> p0.write(huge, 0));
+
+        p0.write(token(1), 0);
+        await(() -> streamRecords(producer).size() == 1, "the next event is written");
+        assertEquals(List.of(1), indexes(streamRecords(producer)));
+        assertTrue(writer.running());
+    }
+
+    @Test
+    void aRecordTheBrokerRefusesStopsTheWriterInsteadOfRetryingItForEver() throws Exception {
+        MockProducer<String, byte[]> producer = producer(false);
+        MockProducer<String, byte[]> replacement = producer(false);
+        writer = writer(producer, replacement, (p, from) -> List.of(), tp -> true, WAIT);
+        PartitionWriter p0 = writer.attach(P0, StreamWriter.Start.empty()).ready(WAIT);
+
+        p0.write(token(1), 0);
+        await(() -> !producer.uncommittedRecords().isEmpty(), "the event was sent");
+        producer.errorNext(new org.apache.kafka.common.errors.RecordTooLargeException("over the topic's max.message.bytes"));
+
+        await(() -> !writer.running(), "the writer stopped");
+        assertTrue(writer.failure().contains("RecordTooLargeException"), writer.failure());
+        assertFalse(p0.open(), "its partitions are given up");
+        assertEquals(List.of(), streamRecords(replacement), "the refused record was not sent again");
+    }
+
+    @Test
     void aTurnsFinalEventIsDurableOnlyOnceTheBrokerAcknowledgedIt() throws Exception {
         MockProducer<String, byte[]> producer = producer(false);
         writer = writer(producer, producer(true), (p, from) -> List.of(), tp -> true, WAIT);

@@ -151,6 +151,24 @@ class TurnRunnerTest {
         }
     }
 
+    @Test
+    void aLongChunkGoesOutInPiecesWithoutSplittingACharacter() throws Exception {
+        String chunk = "a".repeat(TurnRunner.MAX_CHUNK_CHARS - 1) + "\uD83D\uDE00" + "b".repeat(TurnRunner.MAX_CHUNK_CHARS);
+        ChatModel oneBigChunk = (request, sink) -> {
+            sink.accept(chunk);
+            return new ModelResult("stop", null);
+        };
+        PromptSubmitted prompt = prompt(Map.of(), null, List.of());
+        runner(oneBigChunk).run(new TurnJob(prompt, null, log, null), handle());
+
+        List<StreamEvent> events = events(prompt);
+        List<String> pieces = events.stream().filter(e -> e instanceof TokenChunk).map(e -> ((TokenChunk) e).text()).toList();
+        assertEquals(3, pieces.size(), "pieces of at most " + TurnRunner.MAX_CHUNK_CHARS + " characters");
+        assertEquals(chunk, String.join("", pieces));
+        assertTrue(pieces.stream().noneMatch(p -> Character.isHighSurrogate(p.charAt(p.length() - 1))), "no character cut in two");
+        assertEquals(IntStream.range(0, events.size()).boxed().toList(), events.stream().map(StreamEvent::index).toList());
+    }
+
     private static TurnRunner runner(ChatModel model) {
         return new TurnRunner(new ModelRegistry(Map.of("synthetic", model)), "w1", Clock.systemUTC(), 2);
     }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -210,6 +211,40 @@ class WebPageBrowserIT {
         assertEquals(1, browser.driver().findElements(By.cssSelector(".answer")).size(), "one turn, shown once");
         assertEquals(turn.get("events").size(), pageCounter("eventCount"));
         assertNotNull(browser.driver().findElement(By.cssSelector(".answer .badge-synthetic")));
+        assertEquals(List.of(), browser.consoleProblems(), "no console warnings or errors");
+    }
+
+    @Test
+    void theStopButtonCancelsTheRunningAnswerAndKeepsItsText() {
+        String prompt = BrowserStack.promptWithLength(CANDIDATES, 85, 90); // over 4 s at 20 tokens a second
+        String session = openNewChat();
+        send(prompt);
+        browser.await(WAIT).withMessage(() -> "tokens streaming and a Stop button; answer: " + answer()).until(d -> {
+            AnswerView a = answer();
+            return a != null && a.streaming() && a.events() >= 5
+                    && !d.findElements(By.cssSelector("#messages .answer:last-child .answer-meta button.stop")).isEmpty();
+        });
+
+        browser.driver().findElement(By.cssSelector("#messages .answer:last-child .answer-meta button.stop")).click();
+        AnswerView done = watchUntilSettled().getLast();
+
+        assertEquals("done", done.state(), "the answer ended: " + done);
+        assertEquals(List.of("cancelled"), texts("#messages .answer:last-child .answer-meta .finish"),
+                "the page says it was cancelled");
+        assertTrue(browser.driver().findElements(By.cssSelector("#messages .answer:last-child button.stop")).isEmpty(),
+                "no Stop button on an ended answer");
+        JsonNode turn = completedTurn(session, done.turnId());
+        assertEquals("cancelled", turn.get("finish_reason").asText(), turn.toString());
+        List<String> workers = new ArrayList<>();
+        turn.get("workers").forEach(w -> workers.add(w.asText()));
+        assertFalse(workers.isEmpty(), "the transcript names the worker: " + turn);
+        assertEquals(List.of("worker " + String.join(" → ", workers)),
+                texts("#messages .answer:last-child .answer-meta .provenance"),
+                "the page shows who wrote the answer, as the transcript records it");
+        String full = String.join("", BrowserStack.syntheticDeltas(prompt));
+        assertEquals(turn.get("answer").asText(), done.text(), "the text streamed before the stop stays");
+        assertTrue(full.startsWith(done.text()) && done.text().length() < full.length(),
+                "stopped part-way: " + done.text().length() + " of " + full.length() + " characters");
         assertEquals(List.of(), browser.consoleProblems(), "no console warnings or errors");
     }
 
