@@ -33,10 +33,13 @@ public final class DeliveryApi implements AutoCloseable {
     private final SseEndpoint events;
     private final Transcripts transcripts;
     private final StreamQuota quota;
+    private final Env env;
+    private volatile SocketEndpoint socket;
     private final Metrics.AutoCloseableGauge openStreamsGauge;
 
     /** Every environment variable the delivery API reads besides {@link DeliverySettings}. */
-    public static final List<Setting> QUOTA_SETTINGS = StreamQuota.SETTINGS;
+    public static final List<Setting> QUOTA_SETTINGS = java.util.stream.Stream.concat(StreamQuota.SETTINGS.stream(),
+            java.util.stream.Stream.of(SocketEndpoint.MAX_SUBSCRIPTIONS)).toList();
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
@@ -48,6 +51,7 @@ public final class DeliveryApi implements AutoCloseable {
                        Env env) {
         this.quota = StreamQuota.from(env);
         this.settings = settings;
+        this.env = env;
         this.index = index;
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
@@ -60,9 +64,27 @@ public final class DeliveryApi implements AutoCloseable {
         return this;
     }
 
+    /** The routes; the WebSocket answers submit and cancel with an error (delivery-sse runs no ingest). */
     public void register(RoutesConfig routes) {
         routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        socket = new SocketEndpoint(events, quota, TurnCommands.NONE, principal -> { }, token -> {
+            throw ApiException.badRequest("unknown_field", "access_token in frames needs access control on this node");
+        }, settings.heartbeat(), env);
+        socket.register(routes);
+    }
+
+    /**
+     * The routes, with the WebSocket's submit and cancel served by {@code commands} (the standalone's
+     * ingest; {@link TurnCommands#NONE} on delivery-sse alone), each charged to its credential's write
+     * rate, and read tokens in subscribe frames verified by {@code access}.
+     */
+    public void register(RoutesConfig routes, TurnCommands commands, AccessControl access) {
+        routes.get("/v1/sessions/{sessionId}/events", this::events);
+        routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        socket = new SocketEndpoint(events, quota, commands, access::chargeWrite, access::verifyReadToken,
+                settings.heartbeat(), env);
+        socket.register(routes);
     }
 
     DeliverySettings settings() {
@@ -84,6 +106,12 @@ public final class DeliveryApi implements AutoCloseable {
     /** Streams open on this node. */
     public int openStreams() {
         return events.openStreams();
+    }
+
+    /** WebSockets open on this node (each may follow many sessions; those count in {@link #openStreams()}). */
+    public int openSockets() {
+        SocketEndpoint s = socket;
+        return s == null ? 0 : s.openSockets();
     }
 
     /** A stream, counted against its credential's quota while it is open. */

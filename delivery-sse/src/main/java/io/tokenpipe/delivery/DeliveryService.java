@@ -83,7 +83,7 @@ public final class DeliveryService implements AutoCloseable {
             config.http.maxRequestSize = turnSettings.maxRequestBytes();
             Cors.apply(config, settings.corsOrigins());
             access.register(config.routes);
-            api.register(config.routes);
+            api.register(config.routes, TurnCommands.NONE, access);
             chat.register(config.routes);
             IndexRoutes.register(config.routes, index);
             WebPage.register(config, settings.webIngestUrl());
@@ -91,7 +91,7 @@ public final class DeliveryService implements AutoCloseable {
             checks.put("session_index", index::running);
             checks.put("stream_tail", api::healthy);
             Health.register(config.routes, checks);
-            RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams));
+            RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams, "open_sockets", api::openSockets));
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("delivery-sse listening on port {}", http.port());

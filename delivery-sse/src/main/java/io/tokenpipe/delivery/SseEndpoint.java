@@ -58,12 +58,7 @@ public final class SseEndpoint {
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
         boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
-        ReplayPlan plan = planner.plan(sessionId, lastEventId);
-        if (lastEventId != null) {
-            checkResumable(plan.partition(), lastEventId);
-        } else {
-            checkRetained(sessionLog, plan);
-        }
+        ReplayPlan plan = plan(sessionId, lastEventId);
         stream(ctx, sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
                 StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd);
     }
@@ -87,27 +82,72 @@ public final class SseEndpoint {
         // Proxies must neither cache nor buffer an event stream (nginx honours X-Accel-Buffering).
         response.setHeader("Cache-Control", "no-cache, no-transform");
         response.setHeader("X-Accel-Buffering", "no");
-        SseStream stream = null;
         try {
-            stream = new SseStream(sessionId, plan, after, follow, response.getOutputStream(), sessionLog, settings, format)
-                    .resumeRequestedAt(resumeArrivedNanos);
-            streams.add(stream); // before the first byte, so endStreams() never misses a stream
-            response.flushBuffer();
-            SseStream started = stream;
-            CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
-                open.decrementAndGet();
-                streams.remove(started);
-                onEnd.run();
-            });
-            ctx.future(() -> done);
+            // The stream's first write (the format's preamble) commits these headers, after start()
+            // registered it, so endStreams() never misses a stream that has begun.
+            SseSink sink = new SseSink(response.getOutputStream());
+            ctx.future(() -> start(sessionId, plan, after, follow, sink, format, resumeArrivedNanos, onEnd).done());
         } catch (IOException e) {
             open.decrementAndGet();
-            if (stream != null) {
-                streams.remove(stream);
-            }
             onEnd.run();
             log.debug("client of {} left before its stream began", sessionId);
         }
+    }
+
+    /** A started stream: its completion, and how to end it early. */
+    record Started(SseStream stream, CompletableFuture<Void> done) {
+    }
+
+    /**
+     * Where the session's stream from {@code lastEventId} reads, once checked that it can be served
+     * (404, 400, 410). Counts nothing against the node's maximum.
+     */
+    private ReplayPlan plan(String sessionId, Long lastEventId) throws InterruptedException {
+        ReplayPlan plan = planner.plan(sessionId, lastEventId);
+        if (lastEventId != null) {
+            checkResumable(plan.partition(), lastEventId);
+        } else {
+            checkRetained(sessionLog, plan);
+        }
+        return plan;
+    }
+
+    /**
+     * Checks that the session's stream can be served from {@code lastEventId} (404, 400, 410) and
+     * counts it against the node's maximum (503). Follow with {@link #start}, or {@link #unadmit()}.
+     */
+    ReplayPlan admit(String sessionId, Long lastEventId) throws InterruptedException {
+        ReplayPlan plan = plan(sessionId, lastEventId);
+        reserveStream();
+        return plan;
+    }
+
+    /** Gives back an admission that no stream followed. */
+    void unadmit() {
+        open.decrementAndGet();
+    }
+
+    /**
+     * Starts an admitted stream of tokenpipe's own events writing to {@code sink}; {@code onEnd} runs
+     * once it has ended. The same stream logic serves SSE responses and WebSocket subscriptions, so
+     * both follow the same rules.
+     */
+    Started start(String sessionId, ReplayPlan plan, Long lastEventId, boolean follow, StreamSink sink, Runnable onEnd) {
+        return start(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow, sink,
+                StreamFormat.nativeEvents(settings.retry().toMillis()), 0, onEnd);
+    }
+
+    private Started start(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink sink,
+                          StreamFormat format, long resumeArrivedNanos, Runnable onEnd) {
+        SseStream stream = new SseStream(sessionId, plan, after, follow, sink, sessionLog, settings, format)
+                .resumeRequestedAt(resumeArrivedNanos);
+        streams.add(stream); // before the first byte, so endStreams() never misses a stream
+        CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
+            open.decrementAndGet();
+            streams.remove(stream);
+            onEnd.run();
+        });
+        return new Started(stream, done);
     }
 
     /**
@@ -116,13 +156,8 @@ public final class SseEndpoint {
      */
     CompletableFuture<Void> follow(String sessionId, ReplayPlan plan, long after, StreamFormat format) {
         reserveStream();
-        SseStream stream = new SseStream(sessionId, plan, after, true, OutputStream.nullOutputStream(), sessionLog,
-                settings, format);
-        streams.add(stream);
-        return stream.start().whenComplete((ok, error) -> {
-            open.decrementAndGet();
-            streams.remove(stream);
-        });
+        return start(sessionId, plan, after, true, new SseSink(OutputStream.nullOutputStream()), format, 0, () -> { })
+                .done();
     }
 
     private void reserveStream() {
@@ -181,7 +216,11 @@ public final class SseEndpoint {
     /** The standard header, or the {@code last_event_id} query parameter for clients that cannot set headers. */
     static Long lastEventId(Context ctx) {
         String header = ctx.header("Last-Event-ID");
-        String value = header != null && !header.isBlank() ? header.trim() : ctx.queryParam("last_event_id");
+        return eventId(header != null && !header.isBlank() ? header.trim() : ctx.queryParam("last_event_id"));
+    }
+
+    /** A client's last event id as it sent it; {@code null} when absent; 400 when it cannot be one of ours. */
+    static Long eventId(String value) {
         if (value == null || value.isBlank()) {
             return null;
         }

@@ -10,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -18,7 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One client's stream, written by its own virtual thread so that a slow client blocks nobody else.
+ * One client's stream of one session (an SSE response, or one subscription on a WebSocket), written by its own virtual thread so that a slow client blocks nobody else.
  *
  * <p>No gap, no duplicate: the stream subscribes to live events first (they queue), then replays
  * the log from where the client stands up to the live position, then sends the queued live
@@ -38,7 +37,7 @@ final class SseStream {
     private final String sessionId;
     private final ReplayPlan plan;
     private final boolean follow;
-    private final OutputStream out;
+    private final StreamSink out;
     private final SessionLog sessionLog;
     private final Duration heartbeat;
     private final StreamFormat format;
@@ -61,13 +60,16 @@ final class SseStream {
      * @param after  the offset the client already has (its Last-Event-ID), or -1
      * @param follow keep the stream open for live events after the replay
      */
-    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, SessionLog sessionLog,
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink out, SessionLog sessionLog,
               DeliverySettings settings) {
         this(sessionId, plan, after, follow, out, sessionLog, settings, StreamFormat.nativeEvents(settings.retry().toMillis()));
     }
 
-    /** @param format what the client sees of each event, and when the stream is complete */
-    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, OutputStream out, SessionLog sessionLog,
+    /**
+     * @param out    where the stream's bytes or frames go (an HTTP response, a WebSocket subscription)
+     * @param format what the client sees of each event, and when the stream is complete
+     */
+    SseStream(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink out, SessionLog sessionLog,
               DeliverySettings settings, StreamFormat format) {
         this.sessionId = sessionId;
         this.format = format;
@@ -126,8 +128,7 @@ final class SseStream {
             if (ended) {
                 return;
             }
-            out.write(format.preamble());
-            out.flush();
+            out.open(format);
             if (follow) {
                 subscription = sessionLog.subscribe(sessionId, this::offer);
             }
@@ -176,11 +177,7 @@ final class SseStream {
             }
             LogEvent next = live.poll(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
             if (next == null) {
-                byte[] beat = format.heartbeat();
-                if (beat != null) {
-                    out.write(beat);
-                    out.flush();
-                }
+                out.heartbeat(format);
                 continue;
             }
             int taken = 0;
@@ -259,7 +256,7 @@ final class SseStream {
     private boolean send(LogEvent event) throws IOException {
         if (event.offset() > lastSent && !format.finished()) {
             lastSent = event.offset();
-            return format.write(event, out);
+            return out.event(event, format);
         }
         return false;
     }

@@ -56,12 +56,17 @@ final class Transcripts {
         List<long[]> reads = new ArrayList<>(plan.ranges());
         reads.add(new long[]{plan.openFrom(), sessionLog.end(plan.partition()) - 1});
         long bytes = 0;
+        long read = -1; // the last offset taken: the open part may overlap the index's last range
         for (long[] range : reads) {
-            long position = range[0];
+            long position = Math.max(range[0], read + 1);
             long to = range[1] + 1;
             while (position < to) {
                 SessionLog.Batch batch = sessionLog.read(plan.partition(), session.sessionId(), position, to, 5_000);
                 for (LogEvent stored : batch.events()) {
+                    if (stored.offset() <= read) {
+                        continue; // read already (a turn's end the index knows, before its stream position)
+                    }
+                    read = stored.offset();
                     bytes += stored.json().length;
                     if (bytes > maxBytes) {
                         // Built whole in memory on a request thread: refuse rather than hold gigabytes.

@@ -46,7 +46,7 @@ class SlowClientIT {
         KafkaSessionLog log = new KafkaSessionLog(SharedKafka.settings(), topics.stream(), 1, settings, () -> { }).start();
         StuckSocket socket = new StuckSocket();
         SseStream stream = new SseStream(session, ReplayPlan.unindexed(Partitioning.partitionOf(session, 1), -1), -1, true,
-                socket, log, settings);
+                new SseSink(socket), log, settings);
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(SharedKafka.settings().producer(Map.of(),
                 Map.of("acks", "all")), new StringSerializer(), new ByteArraySerializer())) {
             CompletableFuture<Void> done = stream.start();

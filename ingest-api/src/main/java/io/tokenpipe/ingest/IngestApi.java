@@ -116,15 +116,30 @@ public final class IngestApi {
         long arrived = System.nanoTime();
         String sessionId = sessionId(ctx);
         requireJson(ctx);
-        TurnRequest request = submissions.parse(ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
-        Submissions.AcceptedTurn turn = submissions.submit(sessionId, request, false);
-        if (turn.replayed()) {
+        Submitted submitted = submit(sessionId, ctx.bodyAsBytes(), ctx.header("Idempotency-Key"));
+        if (submitted.replayed()) {
             ctx.header("Idempotent-Replayed", "true");
         } else {
-            ctx.header("Location", "/v1/sessions/" + sessionId + "/turns/" + turn.turnId());
+            ctx.header("Location", "/v1/sessions/" + sessionId + "/turns/" + submitted.body().get("turn_id"));
         }
-        ctx.status(202).json(turnAccepted(sessionId, turn.turnId(), turn.clientRequestId(), turn.status(), turn.submittedAt()));
+        ctx.status(202).json(submitted.body());
         SUBMIT.record(System.nanoTime() - arrived, TimeUnit.NANOSECONDS);
+    }
+
+    /** What a submit answered: the 202 body, and whether it is an earlier submit's answer replayed (same key). */
+    public record Submitted(Map<String, Object> body, boolean replayed) {
+    }
+
+    /**
+     * Submits a turn (the body of {@code POST /v1/sessions/{id}/turns}) to a valid session id through
+     * {@link Submissions}: the HTTP route and delivery's WebSocket both come here. Throws
+     * {@link ApiException} for every refusal, before anything is written.
+     */
+    public Submitted submit(String sessionId, byte[] body, String idempotencyKey) {
+        TurnRequest request = submissions.parse(body, idempotencyKey);
+        Submissions.AcceptedTurn turn = submissions.submit(sessionId, request, false);
+        return new Submitted(turnAccepted(sessionId, turn.turnId(), turn.clientRequestId(), turn.status(),
+                turn.submittedAt()), turn.replayed());
     }
 
     private void getSession(Context ctx) {
@@ -141,8 +156,11 @@ public final class IngestApi {
      * finish_reason "cancelled"; the text streamed so far stays. Cancelling twice is harmless.
      */
     private void cancelTurn(Context ctx) {
-        String sessionId = sessionId(ctx);
-        String turnId = ctx.pathParam("turnId");
+        ctx.status(202).json(cancel(sessionId(ctx), ctx.pathParam("turnId")));
+    }
+
+    /** Cancels a turn of a valid session id (the HTTP route and delivery's WebSocket); the 202 body. */
+    public Map<String, Object> cancel(String sessionId, String turnId) {
         TurnRecord turn = existingTurn(sessionId, turnId);
         if (turn.finished()) {
             throw new ApiException(409, "turn_finished", "turn " + turnId + " already ended (" + turn.status().json()
@@ -150,7 +168,7 @@ public final class IngestApi {
         }
         writer.write(topics.control(), sessionId, TurnCancelRequested.TYPE,
                 new TurnCancelRequested(TurnCancelRequested.VERSION, sessionId, turnId, clock.instant()));
-        ctx.status(202).json(Map.of("session_id", sessionId, "turn_id", turnId, "status", "cancelling"));
+        return Map.of("session_id", sessionId, "turn_id", turnId, "status", "cancelling");
     }
 
     private SessionRecord existingSession(String sessionId) {

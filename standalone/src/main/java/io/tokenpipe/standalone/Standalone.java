@@ -18,6 +18,7 @@ import io.tokenpipe.delivery.ChatCompletions;
 import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
+import io.tokenpipe.delivery.TurnCommands;
 import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
 import io.tokenpipe.delivery.WebPage;
@@ -160,7 +161,7 @@ public final class Standalone implements AutoCloseable {
                 Cors.apply(config, ingestSettings.corsOrigins());
                 access.register(config.routes);
                 ingest.register(config.routes);
-                delivery.register(config.routes);
+                delivery.register(config.routes, turnCommands(ingest), access);
                 chat.register(config.routes);
                 IndexRoutes.register(config.routes, index);
                 WebPage.register(config, "");
@@ -171,6 +172,7 @@ public final class Standalone implements AutoCloseable {
                 Health.register(config.routes, checks);
                 RuntimeMetrics.register(config.routes, Map.of(
                         "open_streams", delivery::openStreams,
+                        "open_sockets", delivery::openSockets,
                         "inflight_turns", () -> workerRef.get() == null ? 0 : workerRef.get().consumer().inflightTurns()));
             }).start(settings.httpPort());
             // Streams end before the HTTP server stops, so each completes while its request is alive;
@@ -258,5 +260,21 @@ public final class Standalone implements AutoCloseable {
                 log.warn("error while stopping: {}", e.toString());
             }
         }
+    }
+
+    /** The WebSocket's submit and cancel, served by this process's ingest: the HTTP routes' own logic. */
+    private static TurnCommands turnCommands(IngestApi ingest) {
+        return new TurnCommands() {
+            @Override
+            public Submitted submit(String sessionId, byte[] body, String idempotencyKey) {
+                IngestApi.Submitted submitted = ingest.submit(sessionId, body, idempotencyKey);
+                return new Submitted(submitted.body(), submitted.replayed());
+            }
+
+            @Override
+            public Map<String, Object> cancel(String sessionId, String turnId) {
+                return ingest.cancel(sessionId, turnId);
+            }
+        };
     }
 }

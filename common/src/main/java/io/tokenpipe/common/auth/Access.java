@@ -11,25 +11,33 @@ import java.util.stream.Collectors;
  * (or instead) a read token for the session named in the path, or a node token. Admin keys pass every
  * check but {@link #PUBLIC}, which needs none.
  */
-public record Access(boolean isPublic, Set<Scope> scopes, boolean sessionToken, boolean node) {
+public record Access(boolean isPublic, Set<Scope> scopes, boolean sessionToken, boolean node, boolean anySessionToken) {
 
-    public static final Access PUBLIC = new Access(true, Set.of(), false, false);
+    public static final Access PUBLIC = new Access(true, Set.of(), false, false, false);
     /** Another node of the deployment (the session index's internal lookups). */
-    public static final Access NODE = new Access(false, Set.of(), false, true);
+    public static final Access NODE = new Access(false, Set.of(), false, true, false);
 
     /** An API key with any of these scopes (or admin). */
     public static Access keyWith(Scope first, Scope... more) {
-        return new Access(false, EnumSet.of(first, more), false, false);
+        return new Access(false, EnumSet.of(first, more), false, false, false);
     }
 
     /** An admin key only. */
     public static Access admin() {
-        return new Access(false, Set.of(Scope.ADMIN), false, false);
+        return new Access(false, Set.of(Scope.ADMIN), false, false, false);
     }
 
     /** As this, or a read token for the route's {@code {sessionId}}. */
     public Access orSessionToken() {
-        return new Access(false, scopes, true, node);
+        return new Access(false, scopes, true, node, false);
+    }
+
+    /**
+     * As this, or a read token for any session: for a route without a {@code {sessionId}} (the
+     * WebSocket) that checks each session it serves itself, with {@link #check} on that session.
+     */
+    public Access orAnySessionToken() {
+        return new Access(false, scopes, true, node, true);
     }
 
     /** Refuses the principal with 403 unless this access lets it in; {@code sessionId} is the path's, or {@code null}. */
@@ -51,6 +59,9 @@ public record Access(boolean isPublic, Set<Scope> scopes, boolean sessionToken, 
                 if (!sessionToken) {
                     throw new ApiException(403, "insufficient_scope",
                             "a read token only reads its own session's stream and transcript; this route needs: " + describe());
+                }
+                if (anySessionToken && sessionId == null) {
+                    return;
                 }
                 if (sessionId == null || !sessionId.equals(principal.sessionId())) {
                     throw new ApiException(403, "token_for_another_session", "this read token is for another session");

@@ -2,6 +2,7 @@ package io.tokenpipe.common.auth;
 
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.javalin.websocket.WsContext;
 import io.tokenpipe.common.config.ConfigException;
 import io.tokenpipe.common.http.ApiException;
 import org.slf4j.Logger;
@@ -67,6 +68,8 @@ public final class AccessControl {
     /** Checks every matched request before its handler. */
     public void register(RoutesConfig routes) {
         routes.beforeMatched(this::check);
+        // A WebSocket upgrade does not pass through HTTP before-handlers: check it on its own hook.
+        routes.wsBeforeUpgrade(this::check);
     }
 
     /** Signs read tokens (for ingest-api) and node tokens (for index lookups). */
@@ -81,6 +84,43 @@ public final class AccessControl {
     /** The principal the request was admitted as (after {@link #register}'s check). */
     public static Optional<Principal> principal(Context ctx) {
         return Optional.ofNullable(ctx.<Principal>attribute(PRINCIPAL));
+    }
+
+    /** The principal a WebSocket's upgrade request was admitted as. */
+    public static Optional<Principal> principal(WsContext ctx) {
+        return Optional.ofNullable(ctx.<Principal>attribute(PRINCIPAL));
+    }
+
+    /**
+     * Charges a write to the principal's write rate, as every POST is charged: for writes that arrive
+     * another way (a turn submitted over the WebSocket). 429 when over it.
+     */
+    public void chargeWrite(Principal principal) {
+        if (principal.kind() == Principal.Kind.API_KEY) {
+            int retryAfter = writes.acquire(principal.name());
+            if (retryAfter > 0) {
+                throw new ApiException(429, "rate_limited", "the API key '" + principal.name()
+                        + "' is over its write rate (RATE_LIMIT_WRITES_PER_SECOND); retry after " + retryAfter + " s", retryAfter);
+            }
+        }
+    }
+
+    /**
+     * A read token sent inside a message rather than with the request (a WebSocket subscribe: one
+     * socket, a read token per session). Only read tokens: API keys travel in the Authorization header.
+     */
+    public Principal verifyReadToken(String credential) {
+        if (open) {
+            return Principal.open();
+        }
+        if (credential.startsWith(ApiKeys.PREFIX)) {
+            throw new ApiException(401, "key_in_message", "only read tokens go in messages; send API keys in the Authorization header");
+        }
+        try {
+            return tokens.verify(credential);
+        } catch (ReadTokens.InvalidToken e) {
+            throw new ApiException(401, e.expired() ? "token_expired" : "invalid_credential", e.getMessage());
+        }
     }
 
     /** The {@code Authorization} header value a node sends to another node's internal routes. */
@@ -108,12 +148,8 @@ public final class AccessControl {
         ctx.attribute(PRINCIPAL, principal);
         Access access = match != null ? match.rule().access() : Access.admin();
         access.check(principal, match != null ? match.sessionId() : null);
-        if (method.equals("POST") && principal.kind() == Principal.Kind.API_KEY) {
-            int retryAfter = writes.acquire(principal.name());
-            if (retryAfter > 0) {
-                throw new ApiException(429, "rate_limited", "the API key '" + principal.name()
-                        + "' is over its write rate (RATE_LIMIT_WRITES_PER_SECOND); retry after " + retryAfter + " s", retryAfter);
-            }
+        if (method.equals("POST")) {
+            chargeWrite(principal);
         }
     }
 

@@ -17,6 +17,12 @@ public final class AccessRules {
     private AccessRules() {
     }
 
+    /** Reading a session's events, by SSE or by a WebSocket subscription. */
+    public static final Access SESSION_EVENTS = Access.keyWith(READ, AUDIT).orSessionToken();
+
+    /** Cancelling (and, over the WebSocket, submitting) a turn. */
+    public static final Access TURN_WRITE = Access.keyWith(SUBMIT);
+
     public static final List<AccessRule> TABLE = List.of(
             AccessRule.of("GET", "/health", Access.PUBLIC),
             AccessRule.webPage(),
@@ -28,7 +34,10 @@ public final class AccessRules {
             AccessRule.of("POST", "/v1/sessions/{sessionId}/read-tokens", Access.keyWith(SUBMIT)),
             AccessRule.of("GET", "/v1/sessions/{sessionId}", Access.keyWith(SUBMIT, READ, AUDIT).orSessionToken()),
             AccessRule.of("GET", "/v1/sessions/{sessionId}/turns/{turnId}", Access.keyWith(SUBMIT, READ, AUDIT).orSessionToken()),
-            AccessRule.of("GET", "/v1/sessions/{sessionId}/events", Access.keyWith(READ, AUDIT).orSessionToken()),
+            AccessRule.of("GET", "/v1/sessions/{sessionId}/events", SESSION_EVENTS),
+            // One socket for many sessions: each subscribe, submit or cancel on it is checked against
+            // SESSION_EVENTS or TURN_WRITE for its own session (delivery-sse's SocketEndpoint).
+            AccessRule.of("GET", "/v1/ws", Access.keyWith(SUBMIT, READ, AUDIT).orAnySessionToken()),
             // A read token's holder already sees every event of its session, prompts included.
             AccessRule.of("GET", "/v1/sessions/{sessionId}/transcript", Access.keyWith(AUDIT).orSessionToken()),
 
