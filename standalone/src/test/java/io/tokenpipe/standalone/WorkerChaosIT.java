@@ -16,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -143,36 +142,9 @@ class WorkerChaosIT {
     }
 
     private Process startWorker(String id) throws IOException, InterruptedException {
-        int port = freePort();
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "io.tokenpipe.worker.WorkerService");
-        builder.environment().putAll(env(id).with(Map.of("WORKER_HTTP_PORT", Integer.toString(port))).asMap());
-        builder.redirectErrorStream(true);
-        builder.redirectOutput(ProcessBuilder.Redirect.appendTo(dirs.resolve(id + ".log").toFile()));
-        Process process = builder.start();
+        Process process = WorkerProcess.start(dirs, id, env(id).asMap(), WAIT);
         processes.add(process);
-        awaitHealthy(process, port);
         return process;
-    }
-
-    private static void awaitHealthy(Process process, int port) throws InterruptedException {
-        ApiClient worker = new ApiClient(port);
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < deadline) {
-            try {
-                if (worker.get("/health").status() == 200) {
-                    return;
-                }
-            } catch (RuntimeException notYet) {
-                // the process is still starting
-            }
-            if (!process.isAlive()) {
-                throw new AssertionError("worker process exited with " + process.exitValue());
-            }
-            Thread.sleep(100); // polling another process's health endpoint
-        }
-        throw new AssertionError("worker process never became healthy");
     }
 
     private Env env(String node) {
@@ -186,11 +158,5 @@ class WorkerChaosIT {
     private <T extends AutoCloseable> T start(T service) {
         running.add(service);
         return service;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 }

@@ -16,8 +16,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,9 +65,7 @@ class WorkerFailoverIT {
     void aKilledWorkersTurnIsFinishedByAnotherWithEveryIndexOnce() throws Exception {
         IngestService ingest = start(IngestService.start(env("ingest")));
         DeliveryService delivery = start(DeliveryService.start(env("delivery")));
-        int workerPort = freePort();
-        doomed = startWorkerProcess("doomed", workerPort);
-        awaitHealthy(workerPort);
+        doomed = WorkerProcess.start(dirs, "doomed", env("doomed").asMap(), WAIT);
 
         ApiClient api = new ApiClient(ingest.port());
         String session = api.createSession();
@@ -100,35 +96,6 @@ class WorkerFailoverIT {
                 "the transcript shows both workers: " + turn.get("workers"));
     }
 
-    private Process startWorkerProcess(String id, int port) throws IOException {
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "io.tokenpipe.worker.WorkerService");
-        builder.environment().putAll(env(id).with(Map.of("WORKER_HTTP_PORT", Integer.toString(port))).asMap());
-        builder.redirectErrorStream(true);
-        builder.redirectOutput(dirs.resolve(id + ".log").toFile());
-        return builder.start();
-    }
-
-    private void awaitHealthy(int port) throws InterruptedException {
-        ApiClient worker = new ApiClient(port);
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < deadline) {
-            try {
-                if (worker.get("/health").status() == 200) {
-                    return;
-                }
-            } catch (RuntimeException notYet) {
-                // the process is still starting
-            }
-            if (!doomed.isAlive()) {
-                throw new AssertionError("worker process exited with " + doomed.exitValue());
-            }
-            Thread.sleep(100); // polling another process's health endpoint
-        }
-        throw new AssertionError("worker process never became healthy");
-    }
-
     private Env env(String node) {
         Map<String, String> env = new HashMap<>(base);
         env.put("STATE_DIR", dirs.resolve(node).toString());
@@ -140,11 +107,5 @@ class WorkerFailoverIT {
     private <T extends AutoCloseable> T start(T service) {
         running.add(service);
         return service;
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
     }
 }
