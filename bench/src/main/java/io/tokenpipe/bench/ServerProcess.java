@@ -57,6 +57,11 @@ final class ServerProcess implements AutoCloseable {
         env.put("API_KEYS", BenchKey.apiKeysEntry()); // authentication on, as in production
         env.put("RATE_LIMIT_WRITES_PER_SECOND", "0"); // one key drives every simulated client
         env.put("SSE_MAX_STREAMS_PER_KEY", "0");
+        // The timed replay writes one turn of replay-events tokens, above the server's default bounds on a
+        // turn (SYNTHETIC_MAX_OPTION_TOKENS, MAX_TOKENS_LIMIT): raise them to what this run asks for.
+        String turnTokens = Integer.toString(Math.max(4096, Math.max(o.tokens, o.replayEvents)));
+        env.put("SYNTHETIC_MAX_OPTION_TOKENS", turnTokens);
+        env.put("MAX_TOKENS_LIMIT", turnTokens); // also the default max_tokens of a turn that sets none
         if (mode == BenchOptions.Mode.KAFKA) {
             env.put("TOKENPIPE_DATA_DIR", dataDir.toString());
             env.put("EMBEDDED_KAFKA_PORT", o.kafkaProbe ? Integer.toString(freePort()) : "0");
