@@ -82,9 +82,24 @@ public final class ApiClient {
         return post("/v1/sessions/" + sessionId + "/turns", jsonBody, headers);
     }
 
-    /** Submits a turn and returns its id, failing unless it is accepted. */
+    /**
+     * Submits a turn and returns its id, failing unless it is accepted. A 503 {@code index_unavailable}
+     * (the session index rebalancing as nodes start) is retried for up to 10 s with the same
+     * Idempotency-Key, as the API asks of clients; it can never start a second turn.
+     */
     public String submitPrompt(String sessionId, String jsonBody) {
-        Response response = submitTurn(sessionId, jsonBody, null);
+        String key = "submit-" + java.util.UUID.randomUUID();
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+        Response response = submitTurn(sessionId, jsonBody, key);
+        while (response.status() == 503 && "index_unavailable".equals(response.errorCode()) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(200); // the API's Retry-After asks for a retry shortly
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+            response = submitTurn(sessionId, jsonBody, key);
+        }
         if (response.status() != 202) {
             throw new AssertionError("turn not accepted: " + response.status() + " " + response.body());
         }
