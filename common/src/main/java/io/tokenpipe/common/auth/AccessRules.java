@@ -43,6 +43,7 @@ public final class AccessRules {
 
             // The session index's lookups between nodes (session-index's SessionIndex.ROUTE).
             AccessRule.of("GET", "/internal/v1/session-index/{sessionId}", Access.NODE),
+            AccessRule.of("POST", "/internal/v1/session-search", Access.NODE),
 
             // The OpenAI-compatible endpoint (delivery-sse's ChatCompletions): creating one submits a
             // turn; reading one again (a resume) needs a key that may read or that could have created it.
