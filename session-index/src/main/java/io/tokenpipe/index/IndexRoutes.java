@@ -25,7 +25,15 @@ public final class IndexRoutes {
             }
         });
         routes.post(SessionIndex.FIND_ROUTE, ctx -> {
-            SessionQuery query = Json.read(ctx.bodyAsBytes(), SessionQuery.class);
+            SessionQuery query;
+            try {
+                query = Json.read(ctx.bodyAsBytes(), SessionQuery.class);
+            } catch (RuntimeException e) {
+                throw ApiException.badRequest("malformed_json", "the body is not a session search");
+            }
+            if (query == null || query.limit() < 1) {
+                throw ApiException.badRequest("invalid_request", "a search needs a limit of 1 or more");
+            }
             try {
                 ctx.contentType("application/json").result(Json.bytes(index.findHere(query)));
             } catch (IndexUnavailableException | org.apache.kafka.streams.errors.InvalidStateStoreException e) {
