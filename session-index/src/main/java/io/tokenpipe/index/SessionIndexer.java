@@ -60,8 +60,11 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         String sessionId = record.key();
         try {
             if (record.value() == null) {
-                if (!meta.topic().equals(topics.sessions())) { // on the compacted sessions topic, a tombstone
+                if (!meta.topic().equals(topics.sessions())) {
                     throw new IllegalArgumentException("no value");
+                }
+                if (sessionId != null) {
+                    sessions.delete(sessionId); // a deleted session's tombstone: its entries go too
                 }
             } else if (sessionId == null && meta.topic().equals(topics.turns())) {
                 advanceStreamMark(meta.partition(), Json.read(record.value(), TurnMark.class).streamOffset()); // a watermark

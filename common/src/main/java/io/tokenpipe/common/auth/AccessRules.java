@@ -40,6 +40,8 @@ public final class AccessRules {
             AccessRule.of("GET", "/v1/ws", Access.keyWith(SUBMIT, READ, AUDIT).orAnySessionToken()),
             // A read token's holder already sees every event of its session, prompts included.
             AccessRule.of("GET", "/v1/sessions/{sessionId}/transcript", Access.keyWith(AUDIT).orSessionToken()),
+            // Forgetting a session (crypto-shredding) is irreversible: admins only, never a session's token.
+            AccessRule.of("DELETE", "/v1/sessions/{sessionId}", Access.admin()),
 
             // The session index's lookups between nodes (session-index's SessionIndex.ROUTE).
             AccessRule.of("GET", "/internal/v1/session-index/{sessionId}", Access.NODE),

@@ -21,10 +21,12 @@ public record Topics(
         String stream,
         String turns,
         String control,
+        String sessionKeys,
         int partitions,
         short replicationFactor,
         Duration promptsRetention,
-        Duration streamRetention) {
+        Duration streamRetention,
+        Duration sessionKeysCompactionLag) {
 
     public static final Setting SESSIONS = Setting.of("TOPIC_SESSIONS", "tokenpipe.sessions",
             "Compacted topic of created sessions.");
@@ -36,6 +38,10 @@ public record Topics(
             "Topic of turn boundaries (where each turn's start and end lie in the stream topic), written with the events; read by the session index.");
     public static final Setting CONTROL = Setting.of("TOPIC_CONTROL", "tokenpipe.control",
             "Topic of control requests (turn cancellations), read in full by every worker.");
+    public static final Setting SESSION_KEYS = Setting.of("TOPIC_SESSION_KEYS", "tokenpipe.session-keys",
+            "Compacted topic of the sessions' data keys (and of deleted sessions), read in full by every node.");
+    public static final Setting SESSION_KEYS_COMPACTION_LAG_MS = Setting.of("TOPIC_SESSION_KEYS_COMPACTION_LAG_MS", "3600000",
+            "Longest time a deleted session's key stays in the session keys topic's log before compaction must remove it (max.compaction.lag.ms and segment.ms of that topic; default 1 hour).");
     public static final Setting PARTITIONS = Setting.of("TOPIC_PARTITIONS", "6",
             "Partitions of each topic when tokenpipe creates it. Fixed for the topic's life: a session's partition is hash(session id) mod this count.");
     public static final Setting REPLICATION_FACTOR = Setting.of("TOPIC_REPLICATION_FACTOR", "-1",
@@ -45,8 +51,8 @@ public record Topics(
     public static final Setting STREAM_RETENTION_MS = Setting.of("TOPIC_STREAM_RETENTION_MS", "604800000",
             "Retention of the stream topic (default 7 days): how long sessions can be resumed and replayed.");
 
-    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, PARTITIONS, REPLICATION_FACTOR,
-            PROMPTS_RETENTION_MS, STREAM_RETENTION_MS);
+    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, SESSION_KEYS, PARTITIONS,
+            REPLICATION_FACTOR, PROMPTS_RETENTION_MS, STREAM_RETENTION_MS, SESSION_KEYS_COMPACTION_LAG_MS);
 
     public static Topics from(Env env) {
         int rf = env.integer(REPLICATION_FACTOR);
@@ -55,9 +61,9 @@ public record Topics(
                     REPLICATION_FACTOR.name() + " must be -1 or a positive number, got " + rf);
         }
         return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(TURNS),
-                env.required(CONTROL),
+                env.required(CONTROL), env.required(SESSION_KEYS),
                 env.positiveInteger(PARTITIONS), (short) rf,
-                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS));
+                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS), env.millis(SESSION_KEYS_COMPACTION_LAG_MS));
     }
 
     public static Topics defaults() {
@@ -66,13 +72,13 @@ public record Topics(
 
     /** The same topics under other names: lets tests run isolated from each other on one broker. */
     public Topics withPrefix(String prefix) {
-        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control, partitions,
-                replicationFactor, promptsRetention, streamRetention);
+        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control,
+                prefix + sessionKeys, partitions, replicationFactor, promptsRetention, streamRetention, sessionKeysCompactionLag);
     }
 
     public Topics withPartitions(int count) {
-        return new Topics(sessions, prompts, stream, turns, control, count, replicationFactor, promptsRetention,
-                streamRetention);
+        return new Topics(sessions, prompts, stream, turns, control, sessionKeys, count, replicationFactor, promptsRetention,
+                streamRetention, sessionKeysCompactionLag);
     }
 
     /** The co-partitioned topics: a session lives on the same partition number in each. */

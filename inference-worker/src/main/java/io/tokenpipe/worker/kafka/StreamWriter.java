@@ -1,6 +1,8 @@
 package io.tokenpipe.worker.kafka;
 
+import io.tokenpipe.common.event.EventChain;
 import io.tokenpipe.common.event.EventHeaders;
+import io.tokenpipe.common.privacy.SessionCodec;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TurnMark;
@@ -132,7 +134,11 @@ public final class StreamWriter implements AutoCloseable {
      * @param streamEnd      the end of the stream partition after the previous owner was fenced
      * @param repairs        marks of boundary events the previous owner may not have marked
      */
-    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
+    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs, Map<String, byte[]> chains) {
+        public Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
+            this(promptPosition, streamEnd, repairs, Map.of());
+        }
+
         public static Start empty() {
             return new Start(0, 0, List.of());
         }
@@ -205,6 +211,7 @@ public final class StreamWriter implements AutoCloseable {
         final CompletableFuture<Void> attached = new CompletableFuture<>();
         final CompletableFuture<Void> detached = new CompletableFuture<>();
         final List<TurnMark> repairs;
+        final Map<String, byte[]> chains;                   // each running turn's last chain link
         volatile PartState state = PartState.ATTACHING;
         long streamEnd;
         long lastWatermark = -1;
@@ -219,6 +226,7 @@ public final class StreamWriter implements AutoCloseable {
             this.tracker = new OffsetTracker(start.promptPosition());
             this.streamEnd = start.streamEnd();
             this.repairs = start.repairs();
+            this.chains = new HashMap<>(start.chains());
         }
 
         OffsetAndMetadata offsets() {
@@ -232,6 +240,7 @@ public final class StreamWriter implements AutoCloseable {
     }
 
     private final String streamTopic;
+    private final SessionCodec codec;
     private final String turnsTopic;
     private final String transactionalId;
     private final Recovery recovery;
@@ -266,6 +275,15 @@ public final class StreamWriter implements AutoCloseable {
      */
     public StreamWriter(String streamTopic, String turnsTopic, String transactionalId, Producer<String, byte[]> producer,
                         Recovery recovery, ConsumerGroupMetadata group, Duration commitInterval, Duration writeTimeout) {
+        this(streamTopic, turnsTopic, transactionalId, producer, recovery, group, commitInterval, writeTimeout,
+                SessionCodec.plain());
+    }
+
+    /** @param codec seals each event of an encrypted session before it is sent */
+    public StreamWriter(String streamTopic, String turnsTopic, String transactionalId, Producer<String, byte[]> producer,
+                        Recovery recovery, ConsumerGroupMetadata group, Duration commitInterval, Duration writeTimeout,
+                        SessionCodec codec) {
+        this.codec = codec;
         this.streamTopic = streamTopic;
         this.turnsTopic = turnsTopic;
         this.transactionalId = transactionalId;
@@ -326,11 +344,12 @@ public final class StreamWriter implements AutoCloseable {
     }
 
     /**
-     * The event's record value. One the broker would refuse is refused here, to the turn that wrote it:
-     * sent, it would fail the transaction, and writing it again would fail again, for ever.
+     * The event's record value: its JSON, sealed when its session is encrypted (on the turn's thread, so
+     * that encryption runs in parallel across turns). One the broker would refuse is refused here, to the
+     * turn that wrote it: sent, it would fail the transaction, and writing it again would fail again, for ever.
      */
-    private static byte[] json(StreamEvent event) {
-        byte[] json = Json.event(event);
+    private byte[] json(StreamEvent event) {
+        byte[] json = codec.sealEvent(event.sessionId(), Json.event(event));
         if (json.length > MAX_EVENT_BYTES) {
             throw new IllegalArgumentException("a " + event.type() + " event of turn " + event.turnId() + " is "
                     + json.length + " bytes; the most an event may be is " + MAX_EVENT_BYTES);
@@ -521,7 +540,7 @@ public final class StreamWriter implements AutoCloseable {
                         continue;
                     }
                     Sent sent = new Sent(w.part(), w, null, -1, new ProducerRecord<>(streamTopic, w.part().number,
-                            w.event().sessionId(), w.json(), EventHeaders.withType(w.event().type())));
+                            w.event().sessionId(), w.json(), chained(w)));
                     w.part().events.add(sent);
                     toSend.add(sent);
                 }
@@ -552,6 +571,27 @@ public final class StreamWriter implements AutoCloseable {
             }
         }
         return took;
+    }
+
+    /**
+     * The event's headers: its type, and its link in the turn's hash chain (over the value as sent). The
+     * writer's thread takes a turn's events in order, so the links follow the turn's order; a take-over
+     * starts from the last link its scan found ({@link Start#chains()}). A record sent again after a
+     * failed write keeps its headers, so its link does not change.
+     */
+    private org.apache.kafka.common.header.Headers chained(Write w) {
+        StreamEvent event = w.event();
+        byte[] previous = event.index() == 0 ? EventChain.genesis()
+                : w.part().chains.getOrDefault(event.turnId(), EventChain.genesis());
+        byte[] link = EventChain.next(previous, w.json());
+        if (w.done()) {
+            w.part().chains.remove(event.turnId());
+        } else {
+            w.part().chains.put(event.turnId(), link);
+        }
+        org.apache.kafka.common.header.Headers headers = EventHeaders.withType(event.type());
+        headers.add(EventChain.HEADER, link);
+        return headers;
     }
 
     /** Partitions being handed over whose every record is acknowledged: commit them as handed over. */
@@ -883,6 +923,13 @@ public final class StreamWriter implements AutoCloseable {
             return false;
         }
         for (int i = 0; i < landed.size(); i++) {
+            if (landed.get(i).stored() != null) {
+                // The bytes themselves: a sealed event of a session deleted meanwhile no longer opens.
+                if (!java.util.Arrays.equals(landed.get(i).stored(), waiting.get(i).record.value())) {
+                    return false;
+                }
+                continue;
+            }
             StreamEvent sent = waiting.get(i).write.event();
             StreamEvent found = landed.get(i).event();
             if (!found.turnId().equals(sent.turnId()) || found.index() != sent.index() || found.attempt() != sent.attempt()) {
