@@ -159,6 +159,7 @@ public final class ChatCompletions {
 
     /** Where to read a turn from: its {@code turn.started} if the index knows it, else what the index has not seen yet. */
     private Position turnStart(String sessionId, String turnId) {
+        delivery.checkNotDeleted(sessionId);
         IndexAnswer answer = index.existing(sessionId);
         Optional<TurnRecord> turn = answer.session().turn(turnId);
         if (turn.isEmpty()) {

@@ -11,6 +11,8 @@ import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.log.SessionLog;
 import io.tokenpipe.common.metrics.Metrics;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionKeys;
 import io.tokenpipe.index.IndexAnswer;
 import io.tokenpipe.index.SessionIndex;
 import org.slf4j.Logger;
@@ -37,6 +39,7 @@ public final class DeliveryApi implements AutoCloseable {
     private final AccessTrail trail;
     private final AuditApi auditApi;
     private final Env env;
+    private final SessionKeys keys;
     private volatile SocketEndpoint socket;
     private final Metrics.AutoCloseableGauge openStreamsGauge;
 
@@ -46,23 +49,44 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
-        this(settings, kafka, topics, partitions, index, Env.of(Map.of()));
+        this(settings, kafka, topics, partitions, index, Env.of(Map.of()), SessionKeys.none());
     }
 
-    /** @param env where the per-credential stream limits are read from ({@link #QUOTA_SETTINGS}) */
+    /**
+     * @param env  where the per-credential stream limits are read from ({@link #QUOTA_SETTINGS})
+     * @param keys the sessions' keys: events of encrypted sessions are opened with them, and a session
+     *             whose key is shredded is refused (410) and its open streams ended, the moment this node learns of it
+     */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index,
-                       Env env) {
+                       Env env, SessionKeys keys) {
+        this.keys = keys;
         this.quota = StreamQuota.from(env);
         this.settings = settings;
         this.env = env;
         this.index = index;
-        this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
+        this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams,
+                new SessionCodec(keys));
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
         this.transcripts = new Transcripts(topics, sessionLog, settings.transcriptMaxBytes());
         this.audit = AuditSettings.from(env);
         this.trail = new AccessTrail(kafka, topics.auditTrail(), audit.trailWriteTimeout(), java.time.Clock.systemUTC());
         this.auditApi = new AuditApi(index, trail);
         this.openStreamsGauge = Metrics.gauge(Metrics.OPEN_STREAMS, "Event streams open on delivery nodes", events::openStreams);
+        keys.onDeleted(this::forget);
+    }
+
+    /**
+     * A session was deleted (here or on another node): what this node opened of it leaves memory, and its
+     * open streams end; clients that reconnect are answered 410 {@code session_deleted}.
+     */
+    private void forget(String sessionId) {
+        sessionLog.forget(sessionId);
+        events.endStreams(sessionId);
+    }
+
+    /** 410 {@code session_deleted} for a deleted session. */
+    void checkNotDeleted(String sessionId) {
+        keys.checkNotDeleted(sessionId);
     }
 
     public DeliveryApi start() {
@@ -176,6 +200,7 @@ public final class DeliveryApi implements AutoCloseable {
 
     private void transcript(Context ctx) throws InterruptedException {
         String sessionId = PathIds.sessionId(ctx);
+        keys.checkNotDeleted(sessionId);
         IndexAnswer answer = index.existing(sessionId);
         boolean withEvents = !"false".equalsIgnoreCase(ctx.queryParam("events"));
         trail.record(principal(ctx), AccessTrail.TRANSCRIPT, sessionId, Map.of("events", Boolean.toString(withEvents)));
@@ -184,6 +209,7 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** Where to read from: the index's turn ranges, or (when the index cannot answer a resume) the bare partition. */
     private ReplayPlan plan(String sessionId, Long lastEventId) {
+        keys.checkNotDeleted(sessionId); // streams, replays, resumes and WebSocket subscriptions come here
         try {
             return ReplayPlan.after(index.existing(sessionId), lastEventId == null ? -1 : lastEventId);
         } catch (ApiException e) {

@@ -14,7 +14,12 @@ import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
+import io.tokenpipe.common.privacy.KafkaSessionKeys;
+import io.tokenpipe.common.privacy.PrivacySettings;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionEraser;
 import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.index.RetentionSweeper;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.ingest.IngestService;
@@ -41,18 +46,24 @@ public final class DeliveryService implements AutoCloseable {
     /** Every environment variable delivery-sse reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
             DeliverySettings.SETTINGS, DeliveryApi.QUOTA_SETTINGS, IngestSettings.TURN_SETTINGS, IndexSettings.SETTINGS,
+            PrivacySettings.SETTINGS,
             AuthSettings.SETTINGS, LogSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final DeliveryApi api;
     private final SessionIndex index;
     private final Producer<String, byte[]> producer;
+    private final KafkaSessionKeys keys;
+    private final RetentionSweeper sweeper;
 
-    private DeliveryService(Javalin http, DeliveryApi api, SessionIndex index, Producer<String, byte[]> producer) {
+    private DeliveryService(Javalin http, DeliveryApi api, SessionIndex index, Producer<String, byte[]> producer,
+                            KafkaSessionKeys keys, RetentionSweeper sweeper) {
         this.http = http;
         this.api = api;
         this.index = index;
         this.producer = producer;
+        this.keys = keys;
+        this.sweeper = sweeper;
     }
 
     public static void main(String[] args) {
@@ -71,13 +82,18 @@ public final class DeliveryService implements AutoCloseable {
         try (Admin admin = Admin.create(kafka.admin())) {
             partitions = TopicBootstrap.ensure(admin, topics);
         }
+        PrivacySettings privacy = PrivacySettings.from(env);
+        KafkaSessionKeys keys = new KafkaSessionKeys(kafka, topics.sessionKeys(), privacy.encrypt(), IngestService.KEY_WAIT,
+                Clock.systemUTC()).start();
         SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
-        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index, env).start();
+        DeliveryApi api = new DeliveryApi(settings, kafka, topics, partitions, index, env, keys).start();
         // The OpenAI-compatible endpoint writes prompts (and sessions) like ingest-api does.
         IngestSettings turnSettings = IngestSettings.from(env);
         Producer<String, byte[]> producer = IngestService.createProducer(kafka);
-        ChatCompletions chat = new ChatCompletions(new Submissions(turnSettings, topics, producer, index, Clock.systemUTC()),
-                api, index);
+        ChatCompletions chat = new ChatCompletions(new Submissions(turnSettings, topics, producer, index, Clock.systemUTC(),
+                new SessionCodec(keys)), api, index);
+        RetentionSweeper sweeper = new RetentionSweeper(index, new SessionEraser(keys, producer, topics,
+                turnSettings.kafkaWriteTimeout()), privacy.retention(), privacy.sweepInterval(), Clock.systemUTC());
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             config.http.maxRequestSize = turnSettings.maxRequestBytes();
@@ -90,12 +106,14 @@ public final class DeliveryService implements AutoCloseable {
             Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
             checks.put("session_index", index::running);
             checks.put("stream_tail", api::healthy);
+            checks.put("session_keys", keys::healthy);
             Health.register(config.routes, checks);
             RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams, "open_sockets", api::openSockets));
         }).start(settings.httpPort());
         index.start(http.port());
+        sweeper.start();
         log.info("delivery-sse listening on port {}", http.port());
-        return new DeliveryService(http, api, index, producer);
+        return new DeliveryService(http, api, index, producer, keys, sweeper);
     }
 
     public int port() {
@@ -113,9 +131,11 @@ public final class DeliveryService implements AutoCloseable {
     /** Ends open streams first so clients reconnect elsewhere, then leaves the index group. */
     @Override
     public void close() {
+        sweeper.close();
         api.close();
         http.stop();
         index.close();
+        keys.close();
         producer.close(Duration.ofSeconds(5));
     }
 }

@@ -32,6 +32,7 @@ final class HistoryReader implements AutoCloseable {
     private static final Duration STALL_LIMIT = Duration.ofSeconds(15);
 
     private final KafkaSettings kafka;
+    private final KafkaSessionLog.RecordReader records;
     private final String topic;
     private final int size;
     private final Duration wait;
@@ -41,6 +42,12 @@ final class HistoryReader implements AutoCloseable {
 
     /** @param wait how long a read waits for a free consumer before it is refused (503) */
     HistoryReader(KafkaSettings kafka, String topic, int size, Duration wait) {
+        this(kafka, topic, size, wait, KafkaSessionLog.plain());
+    }
+
+    /** @param records turns a record into an event (opening it when sealed) */
+    HistoryReader(KafkaSettings kafka, String topic, int size, Duration wait, KafkaSessionLog.RecordReader records) {
+        this.records = records;
         this.kafka = kafka;
         this.topic = topic;
         this.size = size;
@@ -70,7 +77,7 @@ final class HistoryReader implements AutoCloseable {
                     }
                     position = record.offset() + 1;
                     if (sessionId.equals(record.key())) {
-                        LogEvent event = KafkaSessionLog.event(record, 0, "history_reader");
+                        LogEvent event = records.event(record, 0, "history_reader");
                         if (event == null) {
                             continue;
                         }

@@ -1,6 +1,10 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.event.EventChain;
 import io.tokenpipe.common.event.EventHeaders;
+import io.tokenpipe.common.privacy.SessionCipher;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionKeys;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.Partitioning;
 import io.tokenpipe.common.kafka.SkippedRecords;
@@ -18,6 +22,7 @@ import java.util.function.Consumer;
 final class KafkaSessionLog implements SessionLog, AutoCloseable {
 
     private final int partitions;
+    private final SessionCodec codec;
     private final Subscriptions subscriptions = new Subscriptions();
     private final StreamTail tail;
     private final HistoryReader history;
@@ -27,9 +32,23 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
      * @param onTailFailure run if the live tail stops on an error (see {@link StreamTail})
      */
     KafkaSessionLog(KafkaSettings kafka, String topic, int partitions, DeliverySettings settings, Runnable onTailFailure) {
+        this(kafka, topic, partitions, settings, onTailFailure, SessionCodec.plain());
+    }
+
+    /** @param codec opens the events of encrypted sessions */
+    KafkaSessionLog(KafkaSettings kafka, String topic, int partitions, DeliverySettings settings, Runnable onTailFailure,
+                    SessionCodec codec) {
         this.partitions = partitions;
-        this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait());
-        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), settings.recentEventsBytes(), onTailFailure);
+        this.codec = codec;
+        this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait(), this::event);
+        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), settings.recentEventsBytes(), onTailFailure,
+                this::event);
+    }
+
+    /** How the tail and the history readers turn a record into an event (see {@link #event}). */
+    @FunctionalInterface
+    interface RecordReader {
+        LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos, String reader);
     }
 
     KafkaSessionLog start() {
@@ -44,18 +63,60 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
     /**
      * A stream record as a log event: the session id is the key, the type travels as a header. Null for
      * a record no client could use, counted as skipped by {@code reader}: one without a value, or whose
-     * value is not a JSON object. Events are passed on unparsed, so that is all that is checked here;
-     * an unknown type or version reaches clients, which ignore what they do not know.
+     * value is not a JSON object (opened, for a sealed one). Events are passed on unparsed, so that is all
+     * that is checked here; an unknown type or version reaches clients, which ignore what they do not know.
+     *
+     * <p>The one place where readers open sealed events. With the session's key in memory the event is
+     * opened here (a value that does not open is skipped like any unreadable record); a key this node
+     * has not read yet is waited for later, by whoever first uses the event, never on the live tail's
+     * thread. A deleted session's events are dropped unopened.
      */
-    static LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos, String reader) {
+    LogEvent event(ConsumerRecord<String, byte[]> record, long readAtNanos, String reader) {
+        return read(codec, record, readAtNanos, reader);
+    }
+
+    private static LogEvent read(SessionCodec codec, ConsumerRecord<String, byte[]> record, long readAtNanos, String reader) {
         byte[] value = record.value();
-        if (value == null || value.length < 2 || value[0] != '{' || value[value.length - 1] != '}') {
-            SkippedRecords.skip(reader, record.topic(), record.partition(), record.offset(),
-                    value == null ? "no value" : "not a JSON object");
+        byte[] json = value;
+        LogEvent.Opener opener = null;
+        if (SessionCipher.sealed(value) && record.key() != null) {
+            opener = codec::openEvent;
+            SessionKeys.State state = codec.keys().known(record.key());
+            if (state instanceof SessionKeys.Deleted) {
+                return null;
+            }
+            if (state instanceof SessionKeys.Present present) {
+                try {
+                    json = SessionCipher.open(present.key(), record.key(), value);
+                } catch (IllegalArgumentException e) {
+                    SkippedRecords.skip(reader, record.topic(), record.partition(), record.offset(), e);
+                    return null;
+                }
+            } else {
+                json = null; // opened on first use
+            }
+        }
+        if (json != null && (json.length < 2 || json[0] != '{' || json[json.length - 1] != '}')) {
+            SkippedRecords.skip(reader, record.topic(), record.partition(), record.offset(), "not a JSON object");
+            return null;
+        }
+        if (value == null) {
+            SkippedRecords.skip(reader, record.topic(), record.partition(), record.offset(), "no value");
             return null;
         }
         return new LogEvent(record.partition(), record.offset(), record.key(), EventHeaders.type(record.headers()),
-                value, readAtNanos, record.timestamp());
+                value, json, opener, EventChain.link(record.headers()), readAtNanos, record.timestamp());
+    }
+
+    /** How a node that keeps no session keys reads records (plain JSON only). */
+    static RecordReader plain() {
+        SessionCodec codec = SessionCodec.plain();
+        return (record, readAtNanos, reader) -> read(codec, record, readAtNanos, reader);
+    }
+
+    /** Drops from memory what this node opened of a deleted session's events. */
+    void forget(String sessionId) {
+        tail.forget(sessionId);
     }
 
     @Override

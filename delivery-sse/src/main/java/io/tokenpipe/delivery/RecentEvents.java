@@ -50,7 +50,7 @@ final class RecentEvents {
         }
         events[(oldest + size) % events.length] = event;
         size++;
-        bytes += event.json().length;
+        bytes += event.size();
         while (bytes > maxBytes && size > 1) {
             evictOldest();
         }
@@ -60,11 +60,21 @@ final class RecentEvents {
     private void evictOldest() {
         LogEvent gone = events[oldest];
         events[oldest] = null;
-        bytes -= gone.json().length;
+        bytes -= gone.size();
         oldest = (oldest + 1) % events.length;
         size--;
         // Everything before the oldest kept event is gone (with none kept, everything up to the evicted one).
         start = size > 0 ? events[oldest].offset() : gone.offset() + 1;
+    }
+
+    /** Drops the opened content of a deleted session's events; they stay as placeholders, so coverage holds. */
+    synchronized void forget(String sessionId) {
+        for (int i = 0; i < size; i++) {
+            LogEvent event = events[(oldest + i) % events.length];
+            if (sessionId.equals(event.sessionId())) {
+                event.forget();
+            }
+        }
     }
 
     /** Bytes of event JSON held now. */

@@ -193,6 +193,15 @@ public final class SseEndpoint {
         streams.forEach(SseStream::end);
     }
 
+    /** Ends the open streams of one session (it was deleted). */
+    void endStreams(String sessionId) {
+        streams.forEach(stream -> {
+            if (stream.sessionId().equals(sessionId)) {
+                stream.end();
+            }
+        });
+    }
+
     /** A resume must point inside what the log holds: not past its end, not before what retention kept. */
     void checkResumable(int partition, long lastEventId) throws InterruptedException {
         if (sessionLog.holdsRecent(partition, lastEventId + 1)) {

@@ -104,6 +104,10 @@ final class SseStream {
         return done;
     }
 
+    String sessionId() {
+        return sessionId;
+    }
+
     /** Ends the stream (node shutting down): the client reconnects, to this node or another. */
     void end() {
         ended = true;

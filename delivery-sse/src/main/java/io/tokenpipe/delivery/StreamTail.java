@@ -39,6 +39,7 @@ final class StreamTail implements AutoCloseable {
     private final Consumer<String, byte[]> consumer;
     private final KafkaClientMetrics clientMetrics;
     private final Subscriptions subscriptions;
+    private final KafkaSessionLog.RecordReader recordReader;
     private final String topic;
     private final Thread thread;
     private final Runnable onFailure;
@@ -55,7 +56,8 @@ final class StreamTail implements AutoCloseable {
      *                  more, so they must be ended (clients reconnect) and the node reported unhealthy
      */
     StreamTail(KafkaSettings kafka, String topic, Subscriptions subscriptions, int recentCapacity, long recentBytes,
-               Runnable onFailure) {
+               Runnable onFailure, KafkaSessionLog.RecordReader recordReader) {
+        this.recordReader = recordReader;
         this.recentCapacity = recentCapacity;
         this.recentBytes = recentBytes;
         this.topic = topic;
@@ -92,6 +94,11 @@ final class StreamTail implements AutoCloseable {
         return recent.get(partition);
     }
 
+    /** Drops what the rings hold opened of a deleted session's events. */
+    void forget(String sessionId) {
+        recent.values().forEach(ring -> ring.forget(sessionId));
+    }
+
     boolean healthy() {
         return polling;
     }
@@ -104,7 +111,7 @@ final class StreamTail implements AutoCloseable {
                 long now = System.currentTimeMillis();
                 for (ConsumerRecord<String, byte[]> record : records) {
                     sendToTail.recordMicros((now - record.timestamp()) * 1_000);
-                    LogEvent event = KafkaSessionLog.event(record, readAt, SKIPPED);
+                    LogEvent event = recordReader.event(record, readAt, SKIPPED);
                     if (event == null) {
                         continue; // the ring covers it all the same: advanceTo() below moves past it
                     }

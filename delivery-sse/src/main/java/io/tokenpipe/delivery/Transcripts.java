@@ -1,5 +1,6 @@
 package io.tokenpipe.delivery;
 
+import io.tokenpipe.common.event.EventChain;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
@@ -67,7 +68,7 @@ final class Transcripts {
                         continue; // read already (a turn's end the index knows, before its stream position)
                     }
                     read = stored.offset();
-                    bytes += stored.json().length;
+                    bytes += stored.size();
                     if (bytes > maxBytes) {
                         // Built whole in memory on a request thread: refuse rather than hold gigabytes.
                         throw new ApiException(413, "transcript_too_large", "this session's events exceed "
@@ -89,7 +90,7 @@ final class Transcripts {
                         continue;
                     }
                     turns.computeIfAbsent(event.turnId(), id -> new TurnTranscript(null, session.partition()))
-                            .add(event, new KafkaRef(topics.stream(), stored.partition(), stored.offset()));
+                            .add(event, stored, new KafkaRef(topics.stream(), stored.partition(), stored.offset()));
                 }
                 position = batch.next();
             }
@@ -119,13 +120,15 @@ final class Transcripts {
         private Instant firstToken;
         private int attempts;
         private int tokens;
+        private final ChainCheck chain = new ChainCheck();
 
         TurnTranscript(TurnRecord record, int partition) {
             this.record = record;
             this.partition = partition;
         }
 
-        void add(StreamEvent event, KafkaRef ref) {
+        void add(StreamEvent event, LogEvent stored, KafkaRef ref) {
+            chain.add(stored, event.index());
             attempts = Math.max(attempts, event.attempt());
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("type", event.type());
@@ -167,6 +170,9 @@ final class Transcripts {
                 }
             }
             e.put("kafka", ref);
+            if (stored.chain() != null) {
+                e.put("chain", EventChain.hex(stored.chain()));
+            }
             events.add(e);
         }
 
@@ -198,6 +204,7 @@ final class Transcripts {
             }
             t.put("attempts", attempts);
             t.put("workers", workers);
+            t.put("chain", chain.render(record != null && record.finished(), end != null));
             Map<String, Object> timing = new LinkedHashMap<>();
             if (started != null) {
                 timing.put("started_at", started.producedAt());

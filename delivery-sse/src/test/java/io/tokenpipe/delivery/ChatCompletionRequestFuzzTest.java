@@ -36,7 +36,8 @@ class ChatCompletionRequestFuzzTest {
             "2", "false"};
 
     // Only the turn parser of Submissions is used here: no topic, producer or index is needed.
-    private final Submissions submissions = new Submissions(SETTINGS, null, null, null, Clock.systemUTC());
+    private final Submissions submissions = new Submissions(SETTINGS, null, null, null, Clock.systemUTC(),
+            io.tokenpipe.common.privacy.SessionCodec.plain());
 
     @Test
     void theValidRequestParses() {

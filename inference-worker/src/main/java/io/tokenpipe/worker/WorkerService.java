@@ -9,6 +9,8 @@ import io.tokenpipe.common.http.RuntimeMetrics;
 import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.common.kafka.KafkaSettings;
+import io.tokenpipe.common.privacy.KafkaSessionKeys;
+import io.tokenpipe.common.privacy.SessionCodec;
 import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.worker.kafka.CancelListener;
@@ -37,6 +39,9 @@ public final class WorkerService implements AutoCloseable {
     /** Every environment variable an inference worker reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
             WorkerSettings.SETTINGS, SyntheticSettings.SETTINGS, BackendSettings.documented(), LogSettings.SETTINGS).flatMap(List::stream).toList();
+
+    /** How long a worker waits for a key it does not hold yet (written moments ago, before the session). */
+    private static final java.time.Duration KEY_WAIT = java.time.Duration.ofSeconds(30);
 
     private final Worker worker;
     private final Javalin http;
@@ -111,22 +116,32 @@ public final class WorkerService implements AutoCloseable {
         try (Admin admin = Admin.create(kafka.admin())) {
             TopicBootstrap.ensure(admin, topics);
         }
-        Worker worker = startWorker(kafka, topics, settings, models(env));
+        // The worker creates no sessions: whether new ones are encrypted is ingest's setting. It seals
+        // what each session's key (or its absence) says.
+        KafkaSessionKeys keys = new KafkaSessionKeys(kafka, topics.sessionKeys(), false, KEY_WAIT, Clock.systemUTC()).start();
+        Worker worker = startWorker(kafka, topics, settings, models(env), new SessionCodec(keys));
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             Health.register(config.routes, Map.of("prompt_consumer", worker::healthy));
             RuntimeMetrics.register(config.routes, Map.of("inflight_turns", () -> worker.consumer().inflightTurns()));
         }).start(settings.httpPort());
+        Runtime.getRuntime().addShutdownHook(new Thread(keys::close, "session-keys-shutdown"));
         log.info("inference worker {} started; health on port {}", settings.workerId(), http.port());
         return new WorkerService(worker, http);
     }
 
     /** The worker without its HTTP port: what the embedded launcher runs. */
     public static Worker startWorker(KafkaSettings kafka, Topics topics, WorkerSettings settings, ModelRegistry models) {
+        return startWorker(kafka, topics, settings, models, SessionCodec.plain());
+    }
+
+    /** @param codec opens sealed prompts and seals the answers of encrypted sessions (the process's session keys) */
+    public static Worker startWorker(KafkaSettings kafka, Topics topics, WorkerSettings settings, ModelRegistry models,
+                                     SessionCodec codec) {
         Cancellations cancellations = new Cancellations();
         CancelListener cancels = new CancelListener(kafka, topics.control(), cancellations).start();
         TurnRunner runner = new TurnRunner(models, settings.workerId(), Clock.systemUTC(), settings.upstreamResumes());
-        return new Worker(new PromptConsumer(kafka, topics, settings, runner, cancellations).start(), cancels, models);
+        return new Worker(new PromptConsumer(kafka, topics, settings, runner, cancellations, codec).start(), cancels, models);
     }
 
     /** The models a worker serves: the synthetic generator always; OpenAI-compatible backends when configured. */

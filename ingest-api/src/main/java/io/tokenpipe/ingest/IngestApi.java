@@ -11,6 +11,9 @@ import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.http.PathIds;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.metrics.Metrics;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionEraser;
+import io.tokenpipe.common.privacy.SessionKeys;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.index.SessionRecord;
 import io.tokenpipe.index.TurnRecord;
@@ -43,15 +46,20 @@ public final class IngestApi {
     private final Submissions submissions;
     private final ReadTokens readTokens;
     private final Clock clock;
+    private final SessionEraser eraser;
 
-    /** @param readTokens signs the per-session read tokens handed out with a session */
+    /**
+     * @param readTokens signs the per-session read tokens handed out with a session
+     * @param keys       the sessions' data keys: new sessions get one, deleting a session shreds it
+     */
     public IngestApi(IngestSettings settings, Topics topics, org.apache.kafka.clients.producer.Producer<String, byte[]> producer,
-                     SessionIndex index, ReadTokens readTokens, Clock clock) {
+                     SessionIndex index, ReadTokens readTokens, Clock clock, SessionKeys keys) {
+        this.eraser = new SessionEraser(keys, producer, topics, settings.kafkaWriteTimeout());
         this.settings = settings;
         this.topics = topics;
         this.writer = new KafkaWriter(producer, settings.kafkaWriteTimeout());
         this.index = index;
-        this.submissions = new Submissions(settings, topics, producer, index, clock);
+        this.submissions = new Submissions(settings, topics, producer, index, clock, new SessionCodec(keys));
         this.readTokens = readTokens;
         this.clock = clock;
     }
@@ -68,6 +76,31 @@ public final class IngestApi {
         routes.get("/v1/sessions/{sessionId}/turns/{turnId}", this::getTurn);
         routes.post("/v1/sessions/{sessionId}/turns/{turnId}/cancel", this::cancelTurn);
         routes.post("/v1/sessions/{sessionId}/read-tokens", this::issueReadToken);
+        routes.delete("/v1/sessions/{sessionId}", this::deleteSession);
+    }
+
+    /**
+     * Forgets a session (crypto-shredding): its running turns are cancelled, its key destroyed (its
+     * prompts and answers in Kafka no longer open), its record and index entries removed. Every read of
+     * it answers 410 {@code session_deleted} from then on.
+     */
+    private void deleteSession(Context ctx) {
+        String sessionId = sessionId(ctx);
+        SessionRecord session = existingSession(sessionId);
+        for (TurnRecord turn : session.turns()) {
+            if (!turn.finished()) { // no model time spent on an answer nobody can read
+                writer.write(topics.control(), sessionId, TurnCancelRequested.TYPE,
+                        new TurnCancelRequested(TurnCancelRequested.VERSION, sessionId, turn.turnId(), clock.instant()));
+            }
+        }
+        boolean encrypted = eraser.keys().fresh(sessionId) instanceof SessionKeys.Present;
+        eraser.erase(sessionId);
+        Map<String, Object> response = new LinkedHashMap<>();
+        response.put("session_id", sessionId);
+        response.put("status", "deleted");
+        response.put("encrypted", encrypted); // false: its content stays readable in Kafka until retention removes it
+        response.put("deleted_at", clock.instant());
+        ctx.json(response);
     }
 
     private void createSession(Context ctx) {
@@ -172,6 +205,7 @@ public final class IngestApi {
     }
 
     private SessionRecord existingSession(String sessionId) {
+        eraser.keys().checkNotDeleted(sessionId);
         return index.existing(sessionId).session();
     }
 

@@ -14,7 +14,11 @@ import io.tokenpipe.common.kafka.TopicBootstrap;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
+import io.tokenpipe.common.privacy.KafkaSessionKeys;
+import io.tokenpipe.common.privacy.PrivacySettings;
+import io.tokenpipe.common.privacy.SessionEraser;
 import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.index.RetentionSweeper;
 import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
 import org.apache.kafka.clients.admin.Admin;
@@ -39,16 +43,21 @@ public final class IngestService implements AutoCloseable {
 
     /** Every environment variable ingest-api reads. */
     public static final List<Setting> SETTINGS = Stream.of(KafkaSettings.SETTINGS, Topics.SETTINGS,
-            IngestSettings.SETTINGS, IndexSettings.SETTINGS, AuthSettings.SETTINGS, LogSettings.SETTINGS).flatMap(List::stream).toList();
+            IngestSettings.SETTINGS, IndexSettings.SETTINGS, PrivacySettings.SETTINGS, AuthSettings.SETTINGS, LogSettings.SETTINGS).flatMap(List::stream).toList();
 
     private final Javalin http;
     private final SessionIndex index;
     private final Producer<String, byte[]> producer;
+    private final KafkaSessionKeys keys;
+    private final RetentionSweeper sweeper;
 
-    private IngestService(Javalin http, SessionIndex index, Producer<String, byte[]> producer) {
+    private IngestService(Javalin http, SessionIndex index, Producer<String, byte[]> producer, KafkaSessionKeys keys,
+                          RetentionSweeper sweeper) {
         this.http = http;
         this.index = index;
         this.producer = producer;
+        this.keys = keys;
+        this.sweeper = sweeper;
     }
 
     public static void main(String[] args) {
@@ -67,8 +76,13 @@ public final class IngestService implements AutoCloseable {
             TopicBootstrap.ensure(admin, topics);
         }
         Producer<String, byte[]> producer = createProducer(kafka);
+        PrivacySettings privacy = PrivacySettings.from(env);
+        KafkaSessionKeys keys = new KafkaSessionKeys(kafka, topics.sessionKeys(), privacy.encrypt(), KEY_WAIT,
+                Clock.systemUTC()).start();
         SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(env), access::nodeAuthorization);
-        IngestApi api = new IngestApi(settings, topics, producer, index, access.tokens(), Clock.systemUTC());
+        IngestApi api = new IngestApi(settings, topics, producer, index, access.tokens(), Clock.systemUTC(), keys);
+        RetentionSweeper sweeper = new RetentionSweeper(index, new SessionEraser(keys, producer, topics,
+                settings.kafkaWriteTimeout()), privacy.retention(), privacy.sweepInterval(), Clock.systemUTC());
         Javalin http = Javalin.create(config -> {
             HttpDefaults.apply(config);
             config.http.maxRequestSize = settings.maxRequestBytes();
@@ -76,13 +90,17 @@ public final class IngestService implements AutoCloseable {
             access.register(config.routes);
             api.register(config.routes);
             IndexRoutes.register(config.routes, index);
-            Health.register(config.routes, Map.of("session_index", index::running));
+            Health.register(config.routes, Map.of("session_index", index::running, "session_keys", keys::healthy));
             RuntimeMetrics.register(config.routes, Map.of());
         }).start(settings.httpPort());
         index.start(http.port());
+        sweeper.start();
         log.info("ingest-api listening on port {}", http.port());
-        return new IngestService(http, index, producer);
+        return new IngestService(http, index, producer, keys, sweeper);
     }
+
+    /** How long a request waits for this node to read a key written moments ago on another node. */
+    public static final Duration KEY_WAIT = Duration.ofSeconds(5);
 
     /** Producer for prompts and sessions: every write is acknowledged by all in-sync replicas, once. */
     public static Producer<String, byte[]> createProducer(KafkaSettings kafka) {
@@ -104,8 +122,10 @@ public final class IngestService implements AutoCloseable {
 
     @Override
     public void close() {
+        sweeper.close();
         http.stop();
         index.close();
+        keys.close();
         producer.close(Duration.ofSeconds(5));
     }
 }

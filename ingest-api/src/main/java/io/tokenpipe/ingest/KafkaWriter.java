@@ -24,7 +24,11 @@ final class KafkaWriter {
     }
 
     RecordMetadata write(String topic, String key, String type, Object value) {
-        ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, null, key, Json.bytes(value),
+        return writeBytes(topic, key, type, Json.bytes(value));
+    }
+
+    RecordMetadata writeBytes(String topic, String key, String type, byte[] value) {
+        ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, null, key, value,
                 EventHeaders.withType(type));
         try {
             return producer.send(record).get(timeout.toMillis(), TimeUnit.MILLISECONDS);

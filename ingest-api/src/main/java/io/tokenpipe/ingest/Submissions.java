@@ -6,6 +6,9 @@ import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.id.Ids;
 import io.tokenpipe.common.kafka.Topics;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionDeletedException;
+import io.tokenpipe.common.privacy.SessionKeys;
 import io.tokenpipe.common.log.TurnLogContext;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.index.SessionRecord;
@@ -14,6 +17,7 @@ import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.crypto.SecretKey;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
@@ -51,9 +55,12 @@ public final class Submissions {
     private final SessionIndex index;
     private final TurnRequestParser parser;
     private final Clock clock;
+    private final SessionCodec codec;
 
+    /** @param codec seals the prompts of sessions that have a key (and creates keys for new sessions) */
     public Submissions(IngestSettings settings, Topics topics, Producer<String, byte[]> producer, SessionIndex index,
-                       Clock clock) {
+                       Clock clock, SessionCodec codec) {
+        this.codec = codec;
         this.settings = settings;
         this.topics = topics;
         this.writer = new KafkaWriter(producer, settings.kafkaWriteTimeout());
@@ -69,6 +76,8 @@ public final class Submissions {
     public CreatedSession createSession(Map<String, String> metadata) {
         String sessionId = Ids.newSessionId();
         Instant now = clock.instant();
+        // The key before the session: whoever learns of the session can find its key.
+        codec.keys().create(sessionId);
         writer.write(topics.sessions(), sessionId, SessionCreated.TYPE,
                 new SessionCreated(SessionCreated.VERSION, sessionId, now, metadata));
         return new CreatedSession(sessionId, now, metadata);
@@ -90,6 +99,7 @@ public final class Submissions {
      *                    show it yet, and it holds no turns
      */
     public AcceptedTurn submit(String sessionId, TurnRequest request, boolean justCreated) {
+        codec.keys().checkNotDeleted(sessionId);
         String clientRequestId = request.clientRequestId() != null ? request.clientRequestId() : Ids.newRequestId();
         String requestHash = hash(request.fingerprint());
         if (!justCreated) {
@@ -113,11 +123,25 @@ public final class Submissions {
         String turnId = Ids.turnId(sessionId, clientRequestId);
         Instant now = clock.instant();
         try (TurnLogContext ids = TurnLogContext.of(sessionId, turnId)) {
-            writer.write(topics.prompts(), sessionId, PromptSubmitted.TYPE, new PromptSubmitted(PromptSubmitted.VERSION,
-                    sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now));
+            PromptSubmitted prompt = new PromptSubmitted(PromptSubmitted.VERSION,
+                    sessionId, turnId, clientRequestId, requestHash, request.model(), request.messages(), request.params(), now);
+            writer.writeBytes(topics.prompts(), sessionId, PromptSubmitted.TYPE, codec.sealPrompt(prompt, keyOf(sessionId)));
             log.debug("accepted turn {} for model {}", turnId, request.model());
         }
         return new AcceptedTurn(sessionId, turnId, clientRequestId, TurnRecord.Status.QUEUED.json(), now, false);
+    }
+
+    /** The session's key, or {@code null} when it was created without one; 410 when it was deleted. */
+    private SecretKey keyOf(String sessionId) {
+        SessionKeys.State state = codec.keys().known(sessionId);
+        if (state instanceof SessionKeys.Absent && codec.keys().encrypting()) {
+            state = codec.keys().fresh(sessionId); // created a moment ago on another node
+        }
+        return switch (state) {
+            case SessionKeys.Present present -> present.key();
+            case SessionKeys.Absent absent -> null;
+            case SessionKeys.Deleted deleted -> throw new SessionDeletedException(sessionId);
+        };
     }
 
     private static String hash(Object fingerprint) {

@@ -379,6 +379,22 @@ public final class SessionIndex implements AutoCloseable {
         return count;
     }
 
+    /**
+     * Hands every session of the partitions this node's index holds (active tasks only) to {@code visitor}.
+     * A full scan of the local stores: for rare sweeps (retention), never per request.
+     */
+    public void forEachLocalSession(java.util.function.Consumer<SessionRecord> visitor) {
+        KafkaStreams s = streams;
+        if (s == null || s.state() != KafkaStreams.State.RUNNING) {
+            return;
+        }
+        ReadOnlyKeyValueStore<String, SessionRecord> store = s.store(StoreQueryParameters
+                .fromNameAndType(IndexTopology.SESSIONS_STORE, QueryableStoreTypes.<String, SessionRecord>keyValueStore()));
+        try (org.apache.kafka.streams.state.KeyValueIterator<String, SessionRecord> all = store.all()) {
+            all.forEachRemaining(entry -> visitor.accept(entry.value));
+        }
+    }
+
     /** Answers from this node's stores only; used by the internal route other nodes call. */
     IndexAnswer lookupHere(String sessionId, boolean fresh) {
         KafkaStreams s = streams;

@@ -1,6 +1,8 @@
 package io.tokenpipe.index;
 
+import io.tokenpipe.common.event.EventHeaders;
 import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.privacy.SessionEraser;
 import io.tokenpipe.common.event.PromptSubmitted;
 import io.tokenpipe.common.event.SessionCreated;
 import io.tokenpipe.common.event.TurnMark;
@@ -64,8 +66,13 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         String sessionId = record.key();
         try {
             if (record.value() == null) {
-                if (!meta.topic().equals(topics.sessions())) { // on the compacted sessions topic, a tombstone
+                if (!meta.topic().equals(topics.sessions())) {
                     throw new IllegalArgumentException("no value");
+                }
+                if (sessionId != null && SessionEraser.TOMBSTONE_TYPE.equals(EventHeaders.type(record.headers()))) {
+                    // A deleted session's tombstone (SessionEraser's, named by its type header): its entries
+                    // go too. Any other null value is a stray record, skipped as before.
+                    sessions.delete(sessionId);
                 }
             } else if (sessionId == null && meta.topic().equals(topics.turns())) {
                 advanceStreamMark(meta.partition(), Json.read(record.value(), TurnMark.class).streamOffset()); // a watermark

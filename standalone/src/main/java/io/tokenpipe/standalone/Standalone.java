@@ -23,7 +23,12 @@ import io.tokenpipe.delivery.DeliveryService;
 import io.tokenpipe.delivery.DeliverySettings;
 import io.tokenpipe.delivery.WebPage;
 import io.tokenpipe.index.IndexRoutes;
+import io.tokenpipe.common.privacy.KafkaSessionKeys;
+import io.tokenpipe.common.privacy.PrivacySettings;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionEraser;
 import io.tokenpipe.index.IndexSettings;
+import io.tokenpipe.index.RetentionSweeper;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.ingest.IngestApi;
 import io.tokenpipe.ingest.IngestService;
@@ -142,14 +147,18 @@ public final class Standalone implements AutoCloseable {
                 partitions = TopicBootstrap.ensure(admin, topics);
             }
 
+            PrivacySettings privacy = PrivacySettings.from(effective);
+            KafkaSessionKeys keys = new KafkaSessionKeys(kafka, topics.sessionKeys(), privacy.encrypt(), IngestService.KEY_WAIT,
+                    Clock.systemUTC()).start();
+            resources.push(keys);
             SessionIndex index = new SessionIndex(kafka, topics, IndexSettings.from(effective), access::nodeAuthorization);
             resources.push(index);
             IngestSettings ingestSettings = IngestSettings.from(effective);
             Producer<String, byte[]> producer = IngestService.createProducer(kafka);
             resources.push(() -> producer.close(Duration.ofSeconds(5)));
-            IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, access.tokens(), Clock.systemUTC());
+            IngestApi ingest = new IngestApi(ingestSettings, topics, producer, index, access.tokens(), Clock.systemUTC(), keys);
             DeliverySettings deliverySettings = DeliverySettings.from(effective);
-            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective).start();
+            DeliveryApi delivery = new DeliveryApi(deliverySettings, kafka, topics, partitions, index, effective, keys).start();
             resources.push(delivery);
             AutoCloseable deliveryCloser = resources.peek();
             ChatCompletions chat = new ChatCompletions(ingest.submissions(), delivery, index);
@@ -168,6 +177,7 @@ public final class Standalone implements AutoCloseable {
                 Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
                 checks.put("session_index", index::running);
                 checks.put("stream_tail", delivery::healthy);
+                checks.put("session_keys", keys::healthy);
                 checks.put("inference_worker", () -> workerRef.get() != null && workerRef.get().healthy());
                 Health.register(config.routes, checks);
                 RuntimeMetrics.register(config.routes, Map.of(
@@ -181,9 +191,12 @@ public final class Standalone implements AutoCloseable {
             resources.push(http::stop);
             resources.push(deliveryCloser);
             index.start(http.port());
+            RetentionSweeper sweeper = new RetentionSweeper(index, new SessionEraser(keys, producer, topics,
+                    ingestSettings.kafkaWriteTimeout()), privacy.retention(), privacy.sweepInterval(), Clock.systemUTC()).start();
+            resources.push(sweeper);
 
             WorkerService.Worker worker = WorkerService.startWorker(kafka, topics, WorkerSettings.from(effective),
-                    WorkerService.models(effective));
+                    WorkerService.models(effective), new SessionCodec(keys));
             resources.push(worker);
             workerRef.set(worker);
             index.awaitRunning(Duration.ofSeconds(60));

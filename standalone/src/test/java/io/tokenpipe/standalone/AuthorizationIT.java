@@ -85,9 +85,11 @@ class AuthorizationIT {
     private record Route(String method, String path, String body, Set<Integer> allowed) {
         ApiClient.Response call(String credential) {
             ApiClient client = api.as(credential);
-            return method.equals("POST")
-                    ? client.post(path, body, body.isEmpty() ? Map.of() : Map.of("Content-Type", "application/json"))
-                    : client.get(path, Map.of());
+            return switch (method) {
+                case "POST" -> client.post(path, body, body.isEmpty() ? Map.of() : Map.of("Content-Type", "application/json"));
+                case "DELETE" -> client.delete(path);
+                default -> client.get(path, Map.of());
+            };
         }
     }
 
@@ -173,6 +175,31 @@ class AuthorizationIT {
         assertEquals(401, keyInUrl.status());
         assertEquals("key_in_url", keyInUrl.errorCode());
         assertNotNull(keyInUrl.header("WWW-Authenticate"));
+    }
+
+    @Test
+    void deletingASessionTakesAnAdminKeyAndARefusalDeletesNothing() {
+        ApiClient.Response created = api.as(TestAuth.SUBMIT_KEY).post("/v1/sessions", "", Map.of());
+        String doomed = created.json().get("session_id").asText();
+        String doomedToken = created.json().get("read_token").asText();
+        Route delete = new Route("DELETE", "/v1/sessions/" + doomed, "", Set.of(200));
+        Map<TopicPartition, Long> before = writtenByRequests();
+        expect(delete, null, 401, "unauthorized");
+        expect(delete, expiredToken, 401, "token_expired");
+        expect(delete, forgedToken, 401, "invalid_credential");
+        for (String wrong : List.of(TestAuth.SUBMIT_KEY, TestAuth.READ_KEY, TestAuth.AUDIT_KEY, TestAuth.METRICS_KEY, doomedToken)) {
+            ApiClient.Response refused = delete.call(wrong);
+            assertEquals(403, refused.status(), () -> "delete with " + describe(wrong) + ": " + refused.body());
+        }
+        assertEquals(before, writtenByRequests(), "a refused delete must not write to Kafka");
+        assertEquals(200, api.get("/v1/sessions/" + doomed).status(), "still there after the refusals");
+
+        ApiClient.Response deleted = delete.call(TestAuth.ADMIN_KEY);
+        assertEquals(200, deleted.status(), deleted.body());
+        assertEquals("deleted", deleted.json().get("status").asText());
+        ApiClient.Response gone = api.get("/v1/sessions/" + doomed);
+        assertEquals(410, gone.status(), gone.body());
+        assertEquals("session_deleted", gone.errorCode());
     }
 
     @Test

@@ -94,6 +94,9 @@ class WorkerFailoverIT {
         assertEquals(2, turn.get("attempts").asInt());
         assertTrue(turn.get("workers").toString().contains("doomed") && turn.get("workers").toString().contains("survivor"),
                 "the transcript shows both workers: " + turn.get("workers"));
+        // The survivor chained its events on from the last link the doomed worker landed.
+        assertTrue(turn.get("chain").get("verified").asBoolean(), "the hash chain holds across the take-over: " + turn.get("chain"));
+        assertEquals(turn.get("events").size(), turn.get("chain").get("events").asInt());
     }
 
     private Env env(String node) {

@@ -118,6 +118,12 @@ public final class ApiClient {
         return send(request.build());
     }
 
+    public Response delete(String path) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(path)).DELETE();
+        withHeaders(request, Map.of());
+        return send(request.build());
+    }
+
     /** The headers given, and this client's credential unless they carry one of their own. */
     private void withHeaders(HttpRequest.Builder request, Map<String, String> headers) {
         headers.forEach(request::header);

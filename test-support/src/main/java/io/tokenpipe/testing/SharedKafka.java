@@ -104,6 +104,7 @@ public final class SharedKafka {
         env.put(Topics.STREAM.name(), topics.stream());
         env.put(Topics.TURNS.name(), topics.turns());
         env.put(Topics.CONTROL.name(), topics.control());
+        env.put(Topics.SESSION_KEYS.name(), topics.sessionKeys());
         env.put(Topics.PARTITIONS.name(), Integer.toString(topics.partitions()));
         env.putAll(TestAuth.env()); // authentication on, as in production; the test clients send TestAuth's keys
         return env;

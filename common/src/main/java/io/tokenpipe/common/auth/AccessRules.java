@@ -40,6 +40,8 @@ public final class AccessRules {
             AccessRule.of("GET", "/v1/ws", Access.keyWith(SUBMIT, READ, AUDIT).orAnySessionToken()),
             // A read token's holder already sees every event of its session, prompts included.
             AccessRule.of("GET", "/v1/sessions/{sessionId}/transcript", Access.keyWith(AUDIT).orSessionToken()),
+            // Forgetting a session (crypto-shredding) is irreversible: admins only, never a session's token.
+            AccessRule.of("DELETE", "/v1/sessions/{sessionId}", Access.admin()),
 
             // Auditors' search over every session (delivery-sse's AuditApi), and the trail of audit reads.
             AccessRule.of("GET", "/v1/sessions", Access.keyWith(AUDIT)),

@@ -24,7 +24,8 @@ public record PromptSubmitted(
     public static final int VERSION = 1;
 
     public PromptSubmitted {
-        messages = List.copyOf(messages);
+        // Empty where they were sealed (an encrypted session) and the reader has no business opening them: the index.
+        messages = messages == null ? List.of() : List.copyOf(messages);
         params = params == null ? GenerationParams.DEFAULTS : params;
     }
 }

@@ -107,6 +107,14 @@ public final class TopicBootstrap {
                 new NewTopic(topics.auditTrail(), Optional.of(1), rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
                         TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.auditTrailRetention().toMillis()))),
+                // Compacted: a deletion record replaces the session's key. The old key must leave the log
+                // soon, not when the active segment happens to roll (default: a week): segments roll
+                // and become compactable within the lag.
+                new NewTopic(topics.sessionKeys(), partitions, rf).configs(Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                        TopicConfig.MAX_COMPACTION_LAG_MS_CONFIG, Long.toString(topics.sessionKeysCompactionLag().toMillis()),
+                        TopicConfig.SEGMENT_MS_CONFIG, Long.toString(topics.sessionKeysCompactionLag().toMillis()),
+                        TopicConfig.MIN_CLEANABLE_DIRTY_RATIO_CONFIG, "0.01")),
                 // Cancellations matter for seconds; a day is plenty.
                 new NewTopic(topics.control(), Optional.of(1), rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,

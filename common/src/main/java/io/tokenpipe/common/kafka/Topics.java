@@ -21,10 +21,12 @@ public record Topics(
         String stream,
         String turns,
         String control,
+        String sessionKeys,
         int partitions,
         short replicationFactor,
         Duration promptsRetention,
         Duration streamRetention,
+        Duration sessionKeysCompactionLag,
         String auditTrail,
         Duration auditTrailRetention) {
 
@@ -38,6 +40,10 @@ public record Topics(
             "Topic of turn boundaries (where each turn's start and end lie in the stream topic), written with the events; read by the session index.");
     public static final Setting CONTROL = Setting.of("TOPIC_CONTROL", "tokenpipe.control",
             "Topic of control requests (turn cancellations), read in full by every worker.");
+    public static final Setting SESSION_KEYS = Setting.of("TOPIC_SESSION_KEYS", "tokenpipe.session-keys",
+            "Compacted topic of the sessions' data keys (and of deleted sessions), read in full by every node.");
+    public static final Setting SESSION_KEYS_COMPACTION_LAG_MS = Setting.of("TOPIC_SESSION_KEYS_COMPACTION_LAG_MS", "3600000",
+            "Longest time a deleted session's key stays in the session keys topic's log before compaction must remove it (max.compaction.lag.ms and segment.ms of that topic; default 1 hour).");
     public static final Setting PARTITIONS = Setting.of("TOPIC_PARTITIONS", "6",
             "Partitions of each topic when tokenpipe creates it. Fixed for the topic's life: a session's partition is hash(session id) mod this count.");
     public static final Setting REPLICATION_FACTOR = Setting.of("TOPIC_REPLICATION_FACTOR", "-1",
@@ -52,8 +58,9 @@ public record Topics(
     public static final Setting AUDIT_TRAIL_RETENTION_MS = Setting.of("TOPIC_AUDIT_TRAIL_RETENTION_MS", "-1",
             "Retention of the access trail topic; -1 (the default) keeps it forever.");
 
-    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, PARTITIONS, REPLICATION_FACTOR,
-            PROMPTS_RETENTION_MS, STREAM_RETENTION_MS, AUDIT_TRAIL, AUDIT_TRAIL_RETENTION_MS);
+    public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, SESSION_KEYS, PARTITIONS,
+            REPLICATION_FACTOR, PROMPTS_RETENTION_MS, STREAM_RETENTION_MS, SESSION_KEYS_COMPACTION_LAG_MS, AUDIT_TRAIL,
+            AUDIT_TRAIL_RETENTION_MS);
 
     public static Topics from(Env env) {
         int rf = env.integer(REPLICATION_FACTOR);
@@ -65,10 +72,10 @@ public record Topics(
             throw new io.tokenpipe.common.config.ConfigException(AUDIT_TRAIL_RETENTION_MS.name() + " must be -1 or more");
         }
         return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(TURNS),
-                env.required(CONTROL),
+                env.required(CONTROL), env.required(SESSION_KEYS),
                 env.positiveInteger(PARTITIONS), (short) rf,
-                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS), env.required(AUDIT_TRAIL),
-                Duration.ofMillis(env.longValue(AUDIT_TRAIL_RETENTION_MS)));
+                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS), env.millis(SESSION_KEYS_COMPACTION_LAG_MS),
+                env.required(AUDIT_TRAIL), Duration.ofMillis(env.longValue(AUDIT_TRAIL_RETENTION_MS)));
     }
 
     public static Topics defaults() {
@@ -77,13 +84,14 @@ public record Topics(
 
     /** The same topics under other names: lets tests run isolated from each other on one broker. */
     public Topics withPrefix(String prefix) {
-        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control, partitions,
-                replicationFactor, promptsRetention, streamRetention, prefix + auditTrail, auditTrailRetention);
+        return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control,
+                prefix + sessionKeys, partitions, replicationFactor, promptsRetention, streamRetention, sessionKeysCompactionLag,
+                prefix + auditTrail, auditTrailRetention);
     }
 
     public Topics withPartitions(int count) {
-        return new Topics(sessions, prompts, stream, turns, control, count, replicationFactor, promptsRetention,
-                streamRetention, auditTrail, auditTrailRetention);
+        return new Topics(sessions, prompts, stream, turns, control, sessionKeys, count, replicationFactor, promptsRetention,
+                streamRetention, sessionKeysCompactionLag, auditTrail, auditTrailRetention);
     }
 
     /** The co-partitioned topics: a session lives on the same partition number in each. */

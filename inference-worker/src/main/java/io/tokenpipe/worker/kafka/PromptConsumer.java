@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.KafkaRef;
 import io.tokenpipe.common.event.PromptSubmitted;
+import io.tokenpipe.common.privacy.SessionCodec;
 import io.tokenpipe.common.kafka.KafkaSettings;
 import io.tokenpipe.common.kafka.SkippedRecords;
 import io.tokenpipe.common.kafka.Topics;
@@ -70,6 +71,7 @@ public final class PromptConsumer implements AutoCloseable {
 
     private final KafkaSettings kafka;
     private final Topics topics;
+    private final SessionCodec codec;
     private final WorkerSettings settings;
     private final Consumer<String, byte[]> consumer;
     private final KafkaClientMetrics clientMetrics;
@@ -111,6 +113,13 @@ public final class PromptConsumer implements AutoCloseable {
 
     public PromptConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings, TurnRunner runner,
                           Cancellations cancellations) {
+        this(kafka, topics, settings, runner, cancellations, SessionCodec.plain());
+    }
+
+    /** @param codec opens sealed prompts and seals the answers of encrypted sessions */
+    public PromptConsumer(KafkaSettings kafka, Topics topics, WorkerSettings settings, TurnRunner runner,
+                          Cancellations cancellations, SessionCodec codec) {
+        this.codec = codec;
         this.kafka = kafka;
         this.topics = topics;
         this.settings = settings;
@@ -147,7 +156,7 @@ public final class PromptConsumer implements AutoCloseable {
         // id fences an earlier process of the same worker id.
         writer = new StreamWriter(topics.stream(), topics.turns(), writerId(),
                 initialised(createProducer(writerId(), "writer")), recovery(), group, settings.commitInterval(),
-                settings.writeTimeout()).start();
+                settings.writeTimeout(), codec).start();
         consumer.subscribe(List.of(topics.prompts()), new Rebalance());
         pollThread.start();
         return this;
@@ -313,7 +322,8 @@ public final class PromptConsumer implements AutoCloseable {
             writer.accepted(record.offset());
             PromptSubmitted prompt;
             try {
-                prompt = Json.read(record.value(), PromptSubmitted.class);
+                // A deleted session's prompt no longer opens (SessionDeletedException): skipped like any unreadable one.
+                prompt = codec.openPrompt(record.key(), record.value());
                 if (prompt.v() != PromptSubmitted.VERSION || prompt.sessionId() == null || prompt.turnId() == null
                         || !prompt.sessionId().equals(record.key())) {
                     throw new IllegalArgumentException("not a version " + PromptSubmitted.VERSION
@@ -408,7 +418,7 @@ public final class PromptConsumer implements AutoCloseable {
                 }
                 // Nothing more of the previous writer can land: the log up to its end is all it wrote.
                 TopicPartition stream = new TopicPartition(topics.stream(), tp.partition());
-                StreamRecovery.Result recovered = StreamRecovery.scan(kafka, stream, previous.scanFrom());
+                StreamRecovery.Result recovered = StreamRecovery.scan(kafka, stream, previous.scanFrom(), codec);
                 PartitionWriter attached;
                 synchronized (partition) {
                     if (partition.revoked || halted) {
@@ -416,7 +426,7 @@ public final class PromptConsumer implements AutoCloseable {
                     }
                     partition.recovered = recovered.turns();
                     attached = writer.attach(tp, new StreamWriter.Start(committed == null ? 0 : committed.offset(),
-                            recovered.streamEnd(), recovered.marks(), unfinished(recovered)));
+                            recovered.streamEnd(), recovered.marks(), unfinished(recovered), recovered.chains()));
                     partition.writer = attached;
                 }
                 attached.ready(settings.writeTimeout().multipliedBy(2));
@@ -459,7 +469,7 @@ public final class PromptConsumer implements AutoCloseable {
     /** How the writer gets past a failed write; see {@link StreamWriter.Recovery}. */
     private StreamWriter.Recovery recovery() {
         return StreamWriter.Recovery.of(() -> initialised(createProducer(writerId(), "writer")), this::owns,
-                (partition, offset) -> StreamRecovery.landedFrom(kafka, new TopicPartition(topics.stream(), partition), offset));
+                (partition, offset) -> StreamRecovery.landedFrom(kafka, new TopicPartition(topics.stream(), partition), offset, codec));
     }
 
     /** Whether the group coordinator has {@code partition} assigned to this worker's member now. */

@@ -1,7 +1,10 @@
 package io.tokenpipe.worker.kafka;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.tokenpipe.common.event.EventChain;
 import io.tokenpipe.common.event.Json;
+import io.tokenpipe.common.privacy.SessionCodec;
+import io.tokenpipe.common.privacy.SessionDeletedException;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TurnMark;
 import io.tokenpipe.common.kafka.KafkaSettings;
@@ -34,8 +37,14 @@ public final class StreamRecovery {
 
     private static final Logger log = LoggerFactory.getLogger(StreamRecovery.class);
 
-    /** An event found in the log, at its offset. */
-    public record Landed(long offset, StreamEvent event) {
+    /**
+     * An event found in the log, at its offset; with the record's value as stored and its chain link
+     * when read from Kafka ({@code null} otherwise).
+     */
+    public record Landed(long offset, StreamEvent event, byte[] stored, byte[] chain) {
+        public Landed(long offset, StreamEvent event) {
+            this(offset, event, null, null);
+        }
     }
 
     /**
@@ -43,7 +52,11 @@ public final class StreamRecovery {
      * boundary events it read (the previous owner may have died between an event and its mark; the new
      * owner writes them again, which the index takes as a no-op when they were already there).
      */
-    public record Result(Map<String, TurnProgress> turns, long streamEnd, List<TurnMark> marks) {
+    public record Result(Map<String, TurnProgress> turns, long streamEnd, List<TurnMark> marks, Map<String, byte[]> chains) {
+        /** The last chain link of each turn found: a turn continued by the new owner chains on from it. */
+        public Map<String, byte[]> chains() {
+            return chains;
+        }
     }
 
     private StreamRecovery() {
@@ -97,16 +110,28 @@ public final class StreamRecovery {
      * was no previous owner) to its current end.
      */
     public static Result scan(KafkaSettings kafka, TopicPartition stream, Long scanFrom) {
+        return scan(kafka, stream, scanFrom, SessionCodec.plain());
+    }
+
+    /** As {@link #scan(KafkaSettings, TopicPartition, Long)}, opening encrypted sessions' events with {@code codec}. */
+    public static Result scan(KafkaSettings kafka, TopicPartition stream, Long scanFrom, SessionCodec codec) {
         long began = System.nanoTime();
         Map<String, TurnProgress> turns = new HashMap<>();
         List<TurnMark> marks = new ArrayList<>();
+        Map<String, byte[]> chains = new HashMap<>();
         if (scanFrom == null) {
-            return new Result(turns, end(kafka, stream), marks);
+            return new Result(turns, end(kafka, stream), marks, chains);
         }
         long[] end = new long[1];
-        List<Landed> found = read(kafka, stream, scanFrom, end);
+        List<Landed> found = read(kafka, stream, scanFrom, end, codec);
         for (Landed landed : found) {
             StreamEvent event = landed.event();
+            if (event == null) {
+                continue; // a deleted session's: its turns are not continued (their prompts no longer open)
+            }
+            if (landed.chain() != null) {
+                chains.put(event.turnId(), landed.chain());
+            }
             // A turn first seen mid-way started before scan_from: it cannot be unfinished (the owner
             // keeps scan_from at or before every unfinished turn's start); only its end matters.
             turns.computeIfAbsent(event.turnId(), id -> TurnProgress.first(event, landed.offset())).add(event);
@@ -117,15 +142,21 @@ public final class StreamRecovery {
         }
         log.info("recovered {} turns of {} from {} events ({}..{}) in {} ms", turns.size(), stream, found.size(),
                 scanFrom, end[0], (System.nanoTime() - began) / 1_000_000);
-        return new Result(turns, end[0], marks);
+        return new Result(turns, end[0], marks, chains);
     }
 
     /** The events of {@code stream} from {@code from} to its end now, in order. */
     public static List<Landed> landedFrom(KafkaSettings kafka, TopicPartition stream, long from) {
-        return read(kafka, stream, from, new long[1]);
+        return landedFrom(kafka, stream, from, SessionCodec.plain());
     }
 
-    private static List<Landed> read(KafkaSettings kafka, TopicPartition stream, long from, long[] endOut) {
+    public static List<Landed> landedFrom(KafkaSettings kafka, TopicPartition stream, long from, SessionCodec codec) {
+        return read(kafka, stream, from, new long[1], codec);
+    }
+
+    /** Events in order; a deleted session's (which no longer open) with a {@code null} event. */
+    private static List<Landed> read(KafkaSettings kafka, TopicPartition stream, long from, long[] endOut,
+                                     SessionCodec codec) {
         try (Consumer<String, byte[]> consumer = consumer(kafka)) {
             consumer.assign(Set.of(stream));
             long end = consumer.endOffsets(Set.of(stream)).get(stream);
@@ -142,7 +173,13 @@ public final class StreamRecovery {
                         break;
                     }
                     try {
-                        found.add(new Landed(record.offset(), Json.read(record.value(), StreamEvent.class)));
+                        StreamEvent event;
+                        try {
+                            event = Json.read(codec.openEvent(record.key(), record.value()), StreamEvent.class);
+                        } catch (SessionDeletedException e) {
+                            event = null;
+                        }
+                        found.add(new Landed(record.offset(), event, record.value(), EventChain.link(record.headers())));
                     } catch (RuntimeException e) {
                         log.error("unreadable stream event at {}-{}@{}", record.topic(), record.partition(), record.offset(), e);
                     }

@@ -1,6 +1,8 @@
 package io.tokenpipe.worker.kafka;
 
+import io.tokenpipe.common.event.EventChain;
 import io.tokenpipe.common.event.EventHeaders;
+import io.tokenpipe.common.privacy.SessionCodec;
 import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.event.StreamEvent;
 import io.tokenpipe.common.event.TurnMark;
@@ -134,14 +136,16 @@ public final class StreamWriter implements AutoCloseable {
      * @param unfinished     turns the previous owner left running, by id, at the offset of their first event:
      *                       until this owner has their prompts again, its commits must still point a later
      *                       owner at those events
+     * @param chains         the last chain link of each turn the previous owner left running, which its next event links to
      */
-    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs, Map<String, Long> unfinished) {
+    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs, Map<String, Long> unfinished,
+                        Map<String, byte[]> chains) {
         public Start {
             unfinished = Map.copyOf(unfinished);
         }
 
         public Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
-            this(promptPosition, streamEnd, repairs, Map.of());
+            this(promptPosition, streamEnd, repairs, Map.of(), Map.of());
         }
 
         public static Start empty() {
@@ -225,6 +229,7 @@ public final class StreamWriter implements AutoCloseable {
         final CompletableFuture<Void> attached = new CompletableFuture<>();
         final CompletableFuture<Void> detached = new CompletableFuture<>();
         final List<TurnMark> repairs;
+        final Map<String, byte[]> chains;                   // each running turn's last chain link
         volatile PartState state = PartState.ATTACHING;
         long streamEnd;
         long lastWatermark = -1;
@@ -244,6 +249,7 @@ public final class StreamWriter implements AutoCloseable {
             // prompts came back, would not find their first events and would start them again at index 0.
             start.unfinished().forEach((turnId, startedOffset) ->
                     inflight.put(turnId, new Turn(Turn.PROMPT_NOT_YET_FETCHED, startedOffset)));
+            this.chains = new HashMap<>(start.chains());
         }
 
         OffsetAndMetadata offsets() {
@@ -257,6 +263,7 @@ public final class StreamWriter implements AutoCloseable {
     }
 
     private final String streamTopic;
+    private final SessionCodec codec;
     private final String turnsTopic;
     private final String transactionalId;
     private final Recovery recovery;
@@ -291,6 +298,15 @@ public final class StreamWriter implements AutoCloseable {
      */
     public StreamWriter(String streamTopic, String turnsTopic, String transactionalId, Producer<String, byte[]> producer,
                         Recovery recovery, ConsumerGroupMetadata group, Duration commitInterval, Duration writeTimeout) {
+        this(streamTopic, turnsTopic, transactionalId, producer, recovery, group, commitInterval, writeTimeout,
+                SessionCodec.plain());
+    }
+
+    /** @param codec seals each event of an encrypted session before it is sent */
+    public StreamWriter(String streamTopic, String turnsTopic, String transactionalId, Producer<String, byte[]> producer,
+                        Recovery recovery, ConsumerGroupMetadata group, Duration commitInterval, Duration writeTimeout,
+                        SessionCodec codec) {
+        this.codec = codec;
         this.streamTopic = streamTopic;
         this.turnsTopic = turnsTopic;
         this.transactionalId = transactionalId;
@@ -351,11 +367,12 @@ public final class StreamWriter implements AutoCloseable {
     }
 
     /**
-     * The event's record value. One the broker would refuse is refused here, to the turn that wrote it:
-     * sent, it would fail the transaction, and writing it again would fail again, for ever.
+     * The event's record value: its JSON, sealed when its session is encrypted (on the turn's thread, so
+     * that encryption runs in parallel across turns). One the broker would refuse is refused here, to the
+     * turn that wrote it: sent, it would fail the transaction, and writing it again would fail again, for ever.
      */
-    private static byte[] json(StreamEvent event) {
-        byte[] json = Json.event(event);
+    private byte[] json(StreamEvent event) {
+        byte[] json = codec.sealEvent(event.sessionId(), Json.event(event));
         if (json.length > MAX_EVENT_BYTES) {
             throw new IllegalArgumentException("a " + event.type() + " event of turn " + event.turnId() + " is "
                     + json.length + " bytes; the most an event may be is " + MAX_EVENT_BYTES);
@@ -546,7 +563,7 @@ public final class StreamWriter implements AutoCloseable {
                         continue;
                     }
                     Sent sent = new Sent(w.part(), w, null, -1, new ProducerRecord<>(streamTopic, w.part().number,
-                            w.event().sessionId(), w.json(), EventHeaders.withType(w.event().type())));
+                            w.event().sessionId(), w.json(), chained(w)));
                     w.part().events.add(sent);
                     toSend.add(sent);
                 }
@@ -578,6 +595,27 @@ public final class StreamWriter implements AutoCloseable {
             }
         }
         return took;
+    }
+
+    /**
+     * The event's headers: its type, and its link in the turn's hash chain (over the value as sent). The
+     * writer's thread takes a turn's events in order, so the links follow the turn's order; a take-over
+     * starts from the last link its scan found ({@link Start#chains()}). A record sent again after a
+     * failed write keeps its headers, so its link does not change.
+     */
+    private org.apache.kafka.common.header.Headers chained(Write w) {
+        StreamEvent event = w.event();
+        byte[] previous = event.index() == 0 ? EventChain.genesis()
+                : w.part().chains.getOrDefault(event.turnId(), EventChain.genesis());
+        byte[] link = EventChain.next(previous, w.json());
+        if (w.done()) {
+            w.part().chains.remove(event.turnId());
+        } else {
+            w.part().chains.put(event.turnId(), link);
+        }
+        org.apache.kafka.common.header.Headers headers = EventHeaders.withType(event.type());
+        headers.add(EventChain.HEADER, link);
+        return headers;
     }
 
     /** Partitions being handed over whose every record is acknowledged: commit them as handed over. */
@@ -909,6 +947,13 @@ public final class StreamWriter implements AutoCloseable {
             return false;
         }
         for (int i = 0; i < landed.size(); i++) {
+            if (landed.get(i).stored() != null) {
+                // The bytes themselves: a sealed event of a session deleted meanwhile no longer opens.
+                if (!java.util.Arrays.equals(landed.get(i).stored(), waiting.get(i).record.value())) {
+                    return false;
+                }
+                continue;
+            }
             StreamEvent sent = waiting.get(i).write.event();
             StreamEvent found = landed.get(i).event();
             if (!found.turnId().equals(sent.turnId()) || found.index() != sent.index() || found.attempt() != sent.attempt()) {

@@ -234,7 +234,7 @@ class StreamWriterTest {
         MockProducer<String, byte[]> producer = producer(true);
         writer = writer(producer, producer(true), (p, from) -> List.of(), tp -> true, WAIT);
         // The previous owner left turn "t" running: its first event at offset 40, the log now ends at 100.
-        PartitionWriter p0 = writer.attach(P0, new StreamWriter.Start(3, 100, List.of(), java.util.Map.of("t", 40L))).ready(WAIT);
+        PartitionWriter p0 = writer.attach(P0, new StreamWriter.Start(3, 100, List.of(), java.util.Map.of("t", 40L), java.util.Map.of())).ready(WAIT);
 
         assertEquals(40L, StreamRecovery.Ownership.of(lastCommitted(producer, P0)).scanFrom(),
                 "an owner dying before it fetched the turn's prompt again must not send the next one past its events");
