@@ -54,6 +54,8 @@ public final class BenchOptions {
 
     // harness
     public int clientThreads = 1;
+    /** 0: each client follows its session over SSE; N: over WebSockets (/v1/ws), N sessions per socket. */
+    public int wsSessionsPerSocket = 0;
     public Path out;
     public boolean jfr;
     public boolean kafkaProbe;
@@ -163,6 +165,12 @@ public final class BenchOptions {
                 case "--partitions" -> partitions = Integer.parseInt(value);
                 case "--heartbeat-ms" -> heartbeatMs = Integer.parseInt(value);
                 case "--client-threads" -> clientThreads = Integer.parseInt(value);
+                case "--transport" -> wsSessionsPerSocket = switch (value.toLowerCase(Locale.ROOT)) {
+                    case "sse" -> 0;
+                    case "ws" -> wsSessionsPerSocket > 0 ? wsSessionsPerSocket : 10;
+                    default -> throw new UsageException("--transport is sse or ws, not " + value);
+                };
+                case "--ws-sessions-per-socket" -> wsSessionsPerSocket = Integer.parseInt(value);
                 case "--out" -> out = Path.of(value);
                 default -> throw new UsageException("unknown option " + name);
             }
@@ -180,6 +188,7 @@ public final class BenchOptions {
         if (dropShare < 0 || dropShare > 1) problems.add("--drop-share is a fraction from 0 to 1");
         if (replayEvents != 0 && replayEvents < 3) problems.add("--replay-events is 0 (skip) or at least 3");
         if (clientThreads < 1) problems.add("--client-threads must be at least 1");
+        if (wsSessionsPerSocket < 0) problems.add("--ws-sessions-per-socket must be at least 1");
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("; ", problems));
         }
@@ -212,6 +221,8 @@ public final class BenchOptions {
         m.put("partitions", partitions);
         m.put("heartbeat_ms", heartbeatMs);
         m.put("client_threads", clientThreads);
+        m.put("transport", wsSessionsPerSocket > 0 ? "ws" : "sse");
+        m.put("ws_sessions_per_socket", wsSessionsPerSocket);
         m.put("jfr", jfr);
         m.put("kafka_probe", kafkaProbe);
         return m;
@@ -255,6 +266,9 @@ public final class BenchOptions {
 
                 Harness
                   --client-threads N    selector threads of the SSE client (default 1)
+                  --transport T         sse (default): one SSE response per session; ws: the clients follow their
+                                        sessions over WebSockets (/v1/ws), several sessions per socket
+                  --ws-sessions-per-socket N  sessions sharing one WebSocket (default 10; implies --transport ws)
                   --out DIR             report directory (default bench-results/<yyyyMMdd-HHmmss>-<N>sessions)
                   --jfr                 record the server with JFR (settings=profile) during the load phase and
                                         summarise the hottest frames, threads and allocations in the report
