@@ -53,18 +53,22 @@
   }
 
   // ---- state -----------------------------------------------------------
-  let session = null;        // {id, eventsUrl, turnsUrl, transcriptUrl}
-  let generation = 0;        // bumped on every session switch; async work from an older one is dropped
+  // The page follows one chat, or several at once (#s_a,s_b,…). Each open chat is a `chat` object:
+  // {id, eventsUrl, turnsUrl, transcriptUrl, readToken, el, lastSeenId, eventCount, duplicates,
+  //  turns, pending, es, retryTimer, retryAttempt, state}.
+  // Transport: one chat streams over SSE (EventSource); several share one WebSocket (/v1/ws), since a
+  // browser opens at most six HTTP/1.1 connections per origin and a seventh EventSource would hang.
+  // ?transport=ws or ?transport=sse forces one of them.
+  let chats = [];            // open chats, in panel order
+  let active = null;         // the chat the composer sends to
+  let generation = 0;        // bumped on every switch of chats; async work from an older one is dropped
   let booting = Promise.resolve();
-  let es = null;             // the current EventSource; events from any other one are ignored
-  let lastSeenId = -1;       // largest SSE id applied in this session
-  let eventCount = 0;        // events applied (after de-duplication) in this session
-  let duplicates = 0;
-  let retryTimer = null;
-  let retryAttempt = 0;
   let noticeTimer = null;
-  const turns = new Map();   // turn_id -> view
-  const pending = new Map(); // client_request_id -> view whose turn.started has not arrived yet
+  const FORCED = new URLSearchParams(location.search).get("transport");
+  const useSocket = () => (FORCED === "ws" || FORCED === "sse" ? FORCED === "ws" : chats.length > 1);
+  let sock = null;           // the WebSocket while the chats use one; frames from any other are ignored
+  let sockTimer = null;
+  let sockAttempt = 0;
 
   // ---- small helpers ---------------------------------------------------
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -96,8 +100,8 @@
   }
 
   // Keep the newest text in view, but don't yank the view if the reader scrolled up.
-  function keepScrolled(fn) {
-    const m = ui.messages;
+  function keepScrolled(c, fn) {
+    const m = c.el; // the whole list with one chat, the chat's own panel with several
     const stick = m.scrollHeight - m.scrollTop - m.clientHeight < 80;
     const out = fn();
     if (stick) m.scrollTop = m.scrollHeight;
@@ -141,14 +145,14 @@
   }
 
   // ---- rendering -------------------------------------------------------
-  function addUserBubble(text, before) {
+  function addUserBubble(c, text, before) {
     const b = el("div", "user-message");
     b.append(el("p", "bubble-text", text));
-    if (before) before.before(b); else ui.messages.append(b);
+    if (before) before.before(b); else c.el.append(b);
     return b;
   }
 
-  function addAnswer() {
+  function addAnswer(c) {
     const answer = el("article", "answer");
     answer.dataset.state = "streaming";
     answer.dataset.events = "0";
@@ -159,9 +163,9 @@
     textEl.append(textNode);
     const meta = el("div", "answer-meta");
     answer.append(badges, textEl, meta);
-    ui.messages.append(answer);
+    c.el.append(answer);
     const t = {
-      answer, badges, textNode, meta, state: "streaming", events: 0, turnId: null, crid: null,
+      chat: c, answer, badges, textNode, meta, state: "streaming", events: 0, turnId: null, crid: null,
       userEl: null, prompt: null, model: null, len: 0, resumes: 0, resumeReason: null,
       tPost: null, tFirst: null, tDone: null, finish: null, usage: null,
       error: null, retryable: false, postFailed: false, stopping: false,
@@ -264,26 +268,26 @@
     if (!turnId || t.turnId) return;
     t.turnId = turnId;
     t.answer.dataset.turnId = turnId;
-    turns.set(turnId, t);
+    t.chat.turns.set(turnId, t);
     if (t.state === "streaming") renderMeta(t);
   }
 
   // Find the view for an event's turn, creating one if this is the first we hear of it.
-  function viewFor(d) {
-    let t = turns.get(d.turn_id) || (d.client_request_id && pending.get(d.client_request_id));
-    if (!t) t = addAnswer();
+  function viewFor(c, d) {
+    let t = c.turns.get(d.turn_id) || (d.client_request_id && c.pending.get(d.client_request_id));
+    if (!t) t = addAnswer(c);
     bindTurn(t, d.turn_id);
     return t;
   }
 
   // ---- SSE event handlers (each returns the view it touched) -------------
-  function onStarted(d) {
-    const t = viewFor(d);
-    if (d.client_request_id) pending.delete(d.client_request_id);
+  function onStarted(c, d) {
+    const t = viewFor(c, d);
+    if (d.client_request_id) c.pending.delete(d.client_request_id);
     if (!t.userEl) { // a replayed turn, or one sent from another tab: show its prompt
       const msgs = Array.isArray(d.messages) ? d.messages : [];
       const user = [...msgs].reverse().find((m) => m && m.role === "user");
-      if (user) t.userEl = addUserBubble(typeof user.content === "string" ? user.content : JSON.stringify(user.content), t.answer);
+      if (user) t.userEl = addUserBubble(c, typeof user.content === "string" ? user.content : JSON.stringify(user.content), t.answer);
     }
     if (t.state === "failed" && t.postFailed) { // our POST looked lost, but the server had it after all
       t.postFailed = false;
@@ -297,8 +301,8 @@
     return t;
   }
 
-  function onToken(d) {
-    const t = viewFor(d);
+  function onToken(c, d) {
+    const t = viewFor(c, d);
     if (typeof d.text === "string" && d.text) {
       t.textNode.appendData(d.text);
       t.len += d.text.length;
@@ -307,8 +311,8 @@
     return t;
   }
 
-  function onResumed(d) {
-    const t = viewFor(d);
+  function onResumed(c, d) {
+    const t = viewFor(c, d);
     t.resumes += 1;
     t.resumeReason = d.reason || null;
     addWorker(t, d.worker_id);
@@ -322,8 +326,8 @@
     return t;
   }
 
-  function onCompleted(d) {
-    const t = viewFor(d);
+  function onCompleted(c, d) {
+    const t = viewFor(c, d);
     t.finish = d.finish_reason || null;
     t.usage = d.usage || null;
     t.tDone = performance.now();
@@ -331,8 +335,8 @@
     return t;
   }
 
-  function onFailed(d) {
-    const t = viewFor(d);
+  function onFailed(c, d) {
+    const t = viewFor(c, d);
     t.error = (d.error && d.error.message) || "Generation failed.";
     t.retryable = false; // the turn exists; re-sending the same key would not run it again
     setState(t, "failed");
@@ -344,22 +348,19 @@
     "turn.completed": onCompleted, "turn.failed": onFailed,
   };
 
-  function onSseEvent(source, e) {
-    if (source !== es) return; // a superseded connection still draining
-    const id = Number(e.lastEventId);
-    // Ids are strictly increasing per session; anything at or below the last applied one is a
-    // replay (e.g. the server honoured an older cursor after a reconnect), so drop it.
-    if (e.lastEventId === "" || !Number.isFinite(id) || id <= lastSeenId) { duplicates++; return; }
-    lastSeenId = id;
-    if (ui.conn.dataset.state !== "live") setConn("live");
-    let data;
-    try { data = JSON.parse(e.data); } catch { console.warn("tokenpipe: bad event data", e.data); return; }
-    const handler = HANDLERS[e.type] || (data && HANDLERS[data.type]);
+  // Applies one event of a chat, whichever transport brought it. Ids are strictly increasing per
+  // session; anything at or below the last applied one is a replay (e.g. the server honoured an older
+  // cursor after a reconnect), so it is dropped.
+  function applyEvent(c, idText, type, data) {
+    const id = Number(idText);
+    if (idText === "" || idText == null || !Number.isFinite(id) || id <= c.lastSeenId) { c.duplicates++; return; }
+    c.lastSeenId = id;
+    const handler = HANDLERS[type] || (data && HANDLERS[data.type]);
     if (!handler) return;
-    eventCount++;
+    c.eventCount++;
     try {
-      keepScrolled(() => {
-        const t = handler(data);
+      keepScrolled(c, () => {
+        const t = handler(c, data);
         if (t) t.answer.dataset.events = String(++t.events);
         if (t && data.type === "token") {
           const tok = { id, text: data.text };
@@ -372,37 +373,47 @@
     }
   }
 
-  // ---- the event stream --------------------------------------------------
-  function connect() {
-    clearTimeout(retryTimer);
-    retryTimer = null;
-    if (es) es.close();
-    es = null;
-    if (!session) return;
-    const source = new EventSource(withToken(streamUrl(), session.readToken));
-    es = source;
-    setConn("reconnecting", lastSeenId >= 0 || retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
+  function onSseEvent(c, source, e) {
+    if (source !== c.es) return; // a superseded connection still draining
+    if (ui.conn.dataset.state !== "live") setConn("live");
+    let data;
+    try { data = JSON.parse(e.data); } catch { console.warn("tokenpipe: bad event data", e.data); return; }
+    applyEvent(c, e.lastEventId, e.type, data);
+  }
+
+  // ---- one chat over SSE -----------------------------------------------------
+  function connect(c) {
+    clearTimeout(c.retryTimer);
+    c.retryTimer = null;
+    if (c.es) c.es.close();
+    c.es = null;
+    if (!chats.includes(c)) return;
+    const source = new EventSource(withToken(streamUrl(c), c.readToken));
+    c.es = source;
+    setChatState(c, "reconnecting");
+    setConn("reconnecting", c.lastSeenId >= 0 || c.retryAttempt ? CONN_TEXT.reconnecting : "connecting…");
     source.onopen = () => {
-      if (source !== es) return;
-      retryAttempt = 0;
+      if (source !== c.es) return;
+      c.retryAttempt = 0;
+      setChatState(c, "live");
       setConn("live");
     };
     source.onerror = () => {
-      if (source !== es) return;
+      if (source !== c.es) return;
       // CONNECTING: the browser retries by itself and sends Last-Event-ID. CLOSED: it gave up
       // (server ended the stream, a 503, a 404...), so we take over with our own back-off.
-      if (source.readyState === EventSource.CLOSED) scheduleReconnect();
-      else setConn(navigator.onLine === false ? "offline" : "reconnecting");
+      if (source.readyState === EventSource.CLOSED) scheduleReconnect(c);
+      else { setChatState(c, "reconnecting"); setConn(navigator.onLine === false ? "offline" : "reconnecting"); }
     };
     for (const type of [...Object.keys(HANDLERS), "message"]) {
-      source.addEventListener(type, (e) => onSseEvent(source, e));
+      source.addEventListener(type, (e) => onSseEvent(c, source, e));
     }
   }
 
   // Fresh sessions start from the first event; afterwards resume right after the last one applied.
-  function streamUrl() {
-    const url = session.eventsUrl;
-    return lastSeenId < 0 ? url : `${url}${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(lastSeenId)}`;
+  function streamUrl(c) {
+    const url = c.eventsUrl;
+    return c.lastSeenId < 0 ? url : `${url}${url.includes("?") ? "&" : "?"}last_event_id=${encodeURIComponent(c.lastSeenId)}`;
   }
 
   // EventSource reports every refusal as a bare error; a 410 must not be retried for ever. Ask for the
@@ -419,32 +430,143 @@
     }
   }
 
-  function scheduleReconnect() {
-    if (es) es.close();
-    es = null;
-    const delay = backoff(retryAttempt++);
+  function scheduleReconnect(c) {
+    if (c.es) c.es.close();
+    c.es = null;
+    const delay = backoff(c.retryAttempt++);
     const offline = navigator.onLine === false;
+    setChatState(c, "reconnecting");
     setConn(offline ? "offline" : "reconnecting", null, `retrying in ${Math.round(delay / 1000)} s`);
     const gen = generation;
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(async () => {
+    clearTimeout(c.retryTimer);
+    c.retryTimer = setTimeout(async () => {
       // EventSource cannot report its status: the read token may have expired (401), the session
       // be gone (404) or its history expired (410). A fresh token answers the first two.
-      const fresh = await readToken(session && session.id);
+      const fresh = await readToken(c.id);
       if (gen !== generation) return;
-      if (fresh.gone) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); return; }
-      if (fresh.token) setReadToken(fresh.token);
-      if (await streamStatus(withToken(streamUrl(), session.readToken)) === 410) {
-        if (gen === generation) {
-          setConn("offline", "history expired", "the server no longer keeps this chat's earlier events");
-          showNotice("This chat's history has expired on the server: it can no longer be shown in full. Start a new chat.");
-        }
+      if (fresh.gone) { chatGone(c); return; }
+      if (fresh.token) setReadToken(c, fresh.token);
+      if (await streamStatus(withToken(streamUrl(c), c.readToken)) === 410) {
+        if (gen === generation) historyExpired(c);
         return;
       }
-      if (gen === generation) connect();
+      if (gen === generation) connect(c);
     }, delay);
   }
 
+  function chatGone(c) {
+    if (chats.length === 1) { showNotice("That chat no longer exists; started a new one."); switchTo(createSession); return; }
+    setChatState(c, "gone");
+    showNotice(`Chat ${c.id} no longer exists.`);
+  }
+
+  function historyExpired(c) {
+    setChatState(c, "expired");
+    setConn("offline", "history expired", "the server no longer keeps this chat's earlier events");
+    showNotice("This chat's history has expired on the server: it can no longer be shown in full. Start a new chat.");
+  }
+
+  // ---- several chats over one WebSocket ----------------------------------------
+  // Protocol: docs/events.md, "WebSocket". A browser cannot send headers on a WebSocket, so the
+  // socket opens with one chat's read token in its URL and every subscribe carries its own chat's.
+  // After a drop each chat resubscribes from its own last event id: no gap, no duplicate.
+  function socketUrl() {
+    const origin = STREAM || location.origin;
+    const url = `${origin.replace(/^http/, "ws")}/v1/ws`;
+    const first = chats.find((c) => c.readToken);
+    return withToken(url, first ? first.readToken : null);
+  }
+
+  function openSocket() {
+    clearTimeout(sockTimer);
+    sockTimer = null;
+    if (sock) sock.close();
+    sock = null;
+    if (!chats.length) return;
+    let ws;
+    try { ws = new WebSocket(socketUrl()); } catch (err) { scheduleSocket(); return; }
+    sock = ws;
+    let opened = false;
+    setConn("reconnecting", sockAttempt || chats.some((c) => c.lastSeenId >= 0) ? CONN_TEXT.reconnecting : "connecting…");
+    ws.onopen = () => {
+      if (ws !== sock) return;
+      opened = true;
+      sockAttempt = 0;
+      chats.forEach((c) => { if (c.state !== "gone" && c.state !== "expired") subscribe(c); });
+    };
+    ws.onmessage = (e) => { if (ws === sock) onFrame(e.data); };
+    ws.onclose = (e) => {
+      if (ws !== sock) return;
+      sock = null;
+      chats.forEach((c) => { if (c.state === "live") setChatState(c, "reconnecting"); });
+      // 1012: the node is draining; come back at once. A socket refused before it opened may be an
+      // expired read token (a browser only reports 1006): fresh tokens before the next try.
+      scheduleSocket(e.code === 1012 ? 0 : null, !opened);
+    };
+  }
+
+  function scheduleSocket(delay = null, refreshTokens = false) {
+    const wait = delay != null ? delay : backoff(sockAttempt++);
+    setConn(navigator.onLine === false ? "offline" : "reconnecting", null, `retrying in ${Math.round(wait / 1000)} s`);
+    const gen = generation;
+    clearTimeout(sockTimer);
+    sockTimer = setTimeout(async () => {
+      if (refreshTokens) await Promise.all(chats.map(refreshToken));
+      if (gen === generation) openSocket();
+    }, wait);
+  }
+
+  async function refreshToken(c) {
+    const fresh = await readToken(c.id);
+    if (fresh.token && chats.includes(c)) setReadToken(c, fresh.token);
+    return fresh;
+  }
+
+  function sendFrame(frame) {
+    if (sock && sock.readyState === WebSocket.OPEN) sock.send(JSON.stringify(frame));
+  }
+
+  function subscribe(c) {
+    const frame = { type: "subscribe", session_id: c.id };
+    if (c.lastSeenId >= 0) frame.last_event_id = String(c.lastSeenId);
+    if (c.readToken) frame.access_token = c.readToken;
+    sendFrame(frame);
+  }
+
+  function onFrame(text) {
+    let f;
+    try { f = JSON.parse(text); } catch { console.warn("tokenpipe: bad frame", text); return; }
+    const c = chats.find((x) => x.id === f.session_id);
+    if (!c) return;
+    if (f.type === "event") { applyEvent(c, f.id, f.event, f.data); return; }
+    if (f.op !== "subscribe") return;
+    if (f.type === "ack") {
+      setChatState(c, "live");
+      if (!chats.some((x) => x.state === "connecting" || x.state === "reconnecting")) setConn("live");
+      return;
+    }
+    if (f.type === "error") onSubscribeError(c, f.error || {});
+  }
+
+  // A refused subscribe: what an SSE request's status would have said, per chat.
+  async function onSubscribeError(c, error) {
+    const gen = generation;
+    if (error.status === 409) return; // already followed on this socket
+    if (error.status === 410) { historyExpired(c); return; }
+    if (error.status === 404) { chatGone(c); return; }
+    setChatState(c, "reconnecting");
+    if (error.status === 401 || error.status === 403) {
+      const fresh = await refreshToken(c);
+      if (gen !== generation) return;
+      if (fresh.gone) { chatGone(c); return; }
+      if (!fresh.token) { showNotice(`Could not follow chat ${c.id}: ${error.message || "not authorised"}`); return; }
+    }
+    // 429 / 503 and the like: try again after a while, from the last event applied.
+    setTimeout(() => { if (gen === generation && chats.includes(c) && c.state === "reconnecting") subscribe(c); },
+      backoff(c.retryAttempt++));
+  }
+
+  // ---- tokens and chat state ----------------------------------------------------
   // A new read token for a session: {token}, {gone: true} on 404, or {} when it cannot be had now.
   async function readToken(id) {
     if (!id) return {};
@@ -457,45 +579,85 @@
     } catch { return {}; }
   }
 
-  function setReadToken(token) {
-    session.readToken = token;
-    ui.transcript.href = withToken(session.transcriptUrl, token);
+  function setReadToken(c, token) {
+    c.readToken = token;
+    if (c === active) ui.transcript.href = withToken(c.transcriptUrl, token);
+  }
+
+  // A chat's own state, shown on its panel when several are open: live, reconnecting, gone, expired.
+  function setChatState(c, state) {
+    c.state = state;
+    if (c.el !== ui.messages) c.el.dataset.state = state;
   }
 
   function reconnectNow() {
-    if (session && (!es || es.readyState === EventSource.CLOSED)) { retryAttempt = 0; connect(); }
+    if (!chats.length) return;
+    if (useSocket()) {
+      if (!sock || sock.readyState === WebSocket.CLOSED) { sockAttempt = 0; openSocket(); }
+      return;
+    }
+    chats.forEach((c) => { if (!c.es || c.es.readyState === EventSource.CLOSED) { c.retryAttempt = 0; connect(c); } });
+  }
+
+  function disconnectAll() {
+    clearTimeout(sockTimer);
+    if (sock) sock.close();
+    sock = null;
+    chats.forEach((c) => { if (c.es) c.es.close(); c.es = null; clearTimeout(c.retryTimer); });
   }
 
   // ---- sessions ----------------------------------------------------------
-  function adoptSession(id, urls = {}, token = null) {
-    generation++;
+  function newChat(id, urls, token) {
     const enc = encodeURIComponent(id);
-    session = {
+    return {
       id,
       eventsUrl: streamPath(urls.events_url || `/v1/sessions/${enc}/events`),
       turnsUrl: ingestPath(urls.turns_url || `/v1/sessions/${enc}/turns`),
       transcriptUrl: streamPath(urls.transcript_url || `/v1/sessions/${enc}/transcript`),
-      readToken: null,
+      readToken: token, el: null, state: "connecting", lastSeenId: -1, eventCount: 0, duplicates: 0,
+      turns: new Map(), pending: new Map(), es: null, retryTimer: null, retryAttempt: 0,
     };
-    lastSeenId = -1; eventCount = 0; duplicates = 0; retryAttempt = 0;
-    turns.clear(); pending.clear();
-    ui.messages.replaceChildren();
-    document.body.dataset.sessionId = id;
-    setReadToken(token);
-    ui.transcript.hidden = false;
-    connect();
   }
 
-  function dropSession() {
+  // Shows the chats (one fills the list as it always did; several get a panel each) and starts streaming.
+  function adoptChats(list) {
     generation++;
-    if (es) es.close();
-    es = null;
-    clearTimeout(retryTimer);
-    session = null;
+    chats = list;
+    ui.messages.replaceChildren();
+    ui.messages.classList.toggle("multi", list.length > 1);
+    for (const c of list) {
+      if (list.length === 1) { c.el = ui.messages; continue; }
+      c.el = el("section", "chat");
+      c.el.dataset.sessionId = c.id;
+      c.el.setAttribute("aria-label", `Chat ${c.id}`);
+      c.el.tabIndex = 0;
+      c.el.append(el("h2", "chat-head", c.id));
+      c.el.addEventListener("click", () => setActive(c));
+      c.el.addEventListener("focus", () => setActive(c));
+      ui.messages.append(c.el);
+    }
+    setActive(list[0]);
+    ui.transcript.hidden = false;
+    list.forEach((c) => setChatState(c, "connecting"));
+    if (useSocket()) openSocket(); else list.forEach(connect);
+  }
+
+  function setActive(c) {
+    active = c;
+    document.body.dataset.sessionId = c.id;
+    ui.transcript.href = withToken(c.transcriptUrl, c.readToken);
+    chats.forEach((x) => { if (x.el !== ui.messages) x.el.classList.toggle("active", x === c); });
+  }
+
+  function dropChats() {
+    generation++;
+    disconnectAll();
+    chats = [];
+    active = null;
     delete document.body.dataset.sessionId;
   }
 
-  // Only one session switch runs at a time; send() waits for it.
+  // Only one switch of chats runs at a time; send() waits for it.
   function switchTo(fn, ...args) {
     booting = fn(...args).catch((err) => {
       setConn("offline", null, err.message);
@@ -505,70 +667,76 @@
   }
 
   async function createSession(pushHistory = false) {
-    dropSession();
+    dropChats();
     const gen = generation;
     setConn("reconnecting", "connecting…");
     const res = await postJson(ingestPath("/v1/sessions"), { metadata: { client: "web" } });
     if (gen !== generation) return;
-    adoptSession(res.session_id, res, res.read_token);
+    adoptChats([newChat(res.session_id, res, res.read_token)]);
     // pushState lets Back return to the previous chat; neither call fires hashchange.
     history[pushHistory ? "pushState" : "replaceState"](null, "", `#${res.session_id}`);
   }
 
-  async function openSession(id) {
-    dropSession();
+  async function openSessions(ids) {
+    dropChats();
     const gen = generation;
     setConn("reconnecting", "connecting…");
-    // A read token first; it also tells a deleted session (EventSource would only report an error).
-    const fresh = await readToken(id);
+    // Read tokens first (before any stream holds a connection); they also tell a deleted session.
+    const fresh = await Promise.all(ids.map(readToken));
     if (gen !== generation) return;
-    if (fresh.gone) {
+    const live = ids.filter((id, i) => !fresh[i].gone);
+    if (!live.length) {
       showNotice("That chat no longer exists; started a new one.");
       return createSession(false);
     }
-    adoptSession(id, {}, fresh.token || null);
+    if (live.length < ids.length) showNotice(`${ids.length - live.length} of the chats no longer exist.`);
+    adoptChats(live.map((id) => newChat(id, {}, fresh[ids.indexOf(id)].token || null)));
   }
 
-  function sessionFromHash() {
-    const id = decodeURIComponent(location.hash.slice(1));
-    return /^s_[\w.-]+$/.test(id) ? id : null;
+  // #s_a opens one chat; #s_a,s_b,… follows several in one page.
+  function sessionsFromHash() {
+    const ids = decodeURIComponent(location.hash.slice(1)).split(",").map((s) => s.trim()).filter(Boolean);
+    return ids.length && ids.every((id) => /^s_[\w.-]+$/.test(id)) ? [...new Set(ids)] : null;
   }
 
   function onHashChange() {
     if (takeKeyFromAddress()) { switchTo(createSession, false); return; } // a new key: a new chat with it
-    const id = sessionFromHash();
-    if (id && (!session || session.id !== id)) switchTo(openSession, id);
+    const ids = sessionsFromHash();
+    if (ids && ids.join(",") !== chats.map((c) => c.id).join(",")) switchTo(openSessions, ids);
   }
 
   // ---- sending -------------------------------------------------------------
   async function send() {
     const text = ui.prompt.value.trim();
     if (!text) return;
-    if (!session) await booting;
-    if (!session) await switchTo(createSession, false); // the first attempt failed; try once more
-    if (!session) { showNotice("Not connected to a chat yet; try again in a moment."); return; }
+    if (!active) await booting;
+    if (!active) await switchTo(createSession, false); // the first attempt failed; try once more
+    if (!active) { showNotice("Not connected to a chat yet; try again in a moment."); return; }
+    const c = active;
     ui.prompt.value = "";
     autosize();
-    const userEl = addUserBubble(text);
-    const t = addAnswer();
+    const userEl = addUserBubble(c, text);
+    const t = addAnswer(c);
     t.userEl = userEl;
-    ui.messages.scrollTop = ui.messages.scrollHeight; // always show what you just sent
+    c.el.scrollTop = c.el.scrollHeight; // always show what you just sent
     t.prompt = text;
     t.crid = newUuid(); // the Idempotency-Key, echoed back as client_request_id
-    pending.set(t.crid, t);
+    c.pending.set(t.crid, t);
     postTurn(t);
   }
 
   async function postTurn(t) {
     const gen = generation;
+    const c = t.chat;
     t.tPost = performance.now();
     t.tFirst = null;
     try {
       // Stop retrying once turn.started has arrived: the server evidently has the prompt.
-      const res = await postJson(session.turnsUrl, { prompt: t.prompt }, { "Idempotency-Key": t.crid },
+      // Prompts go to ingest over HTTP with the API key, whichever transport the events take.
+      const res = await postJson(c.turnsUrl, { prompt: t.prompt }, { "Idempotency-Key": t.crid },
         () => t.turnId != null || gen !== generation);
       if (!res || gen !== generation) return;
-      if (res.client_request_id && res.client_request_id !== t.crid) pending.set(res.client_request_id, t);
+      if (res.client_request_id && res.client_request_id !== t.crid) c.pending.set(res.client_request_id, t);
       bindTurn(t, res.turn_id); // turn.started may have beaten the 202; bindTurn is a no-op then
     } catch (err) {
       if (gen !== generation || t.turnId) return;
@@ -582,10 +750,10 @@
   // Cancelling is its own request (closing the stream is not a cancel). The turn then ends with
   // turn.completed, finish_reason "cancelled", which arrives on the stream like any other end.
   async function cancelTurn(t) {
-    if (!t.turnId || t.state !== "streaming" || !session) return;
+    if (!t.turnId || t.state !== "streaming" || !chats.includes(t.chat)) return;
     t.stopping = true;
     renderMeta(t);
-    const url = ingestPath(`/v1/sessions/${encodeURIComponent(session.id)}/turns/${encodeURIComponent(t.turnId)}/cancel`);
+    const url = ingestPath(`/v1/sessions/${encodeURIComponent(t.chat.id)}/turns/${encodeURIComponent(t.turnId)}/cancel`);
     try {
       await postJson(url, {});
     } catch (err) {
@@ -625,22 +793,26 @@
   // A page kept in the back/forward cache would hold its stream open on the server: close it when
   // the page is hidden that way, and resume after the last event when it comes back.
   window.addEventListener("pagehide", (e) => {
-    if (e.persisted && es) { es.close(); es = null; clearTimeout(retryTimer); }
+    if (e.persisted) disconnectAll();
   });
   window.addEventListener("pageshow", (e) => { if (e.persisted) reconnectNow(); });
 
   // Hooks for tests and curious people.
+  // The first four describe the chat prompts go to; chats() every open one.
   window.tokenpipe = Object.freeze({
-    lastEventId: () => (lastSeenId >= 0 ? lastSeenId : null),
-    sessionId: () => (session ? session.id : null),
-    eventCount: () => eventCount,
-    duplicatesIgnored: () => duplicates,
+    lastEventId: () => (active && active.lastSeenId >= 0 ? active.lastSeenId : null),
+    sessionId: () => (active ? active.id : null),
+    eventCount: () => (active ? active.eventCount : 0),
+    duplicatesIgnored: () => (active ? active.duplicates : 0),
     connection: () => ui.conn.dataset.state,
+    transport: () => (chats.length ? (useSocket() ? "websocket" : "sse") : null),
+    chats: () => chats.map((c) => ({ sessionId: c.id, state: c.state, lastEventId: c.lastSeenId >= 0 ? c.lastSeenId : null,
+      eventCount: c.eventCount, duplicatesIgnored: c.duplicates })),
   });
 
   // ---- start -------------------------------------------------------------
-  const initial = sessionFromHash();
-  if (initial) switchTo(openSession, initial); else switchTo(createSession, false);
+  const initial = sessionsFromHash();
+  if (initial) switchTo(openSessions, initial); else switchTo(createSession, false);
   autosize();
   ui.prompt.focus();
 })();

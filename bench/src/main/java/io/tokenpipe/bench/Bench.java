@@ -165,7 +165,7 @@ public final class Bench {
                                 Math.min(o.tokens, 20), Math.max(o.rate, 50), Math.min(o.ttftMs, 50),
                                 Math.min(3, warmup / 50.0), Math.min(warmup, 5), 200, 0, 120, o.seed + round);
                         progress(o, label + ": warm-up round " + round + " with " + warmup + " sessions");
-                        LoadRun.Result r = new LoadRun(w, api, loops, scheduler, s -> { }).run(null);
+                        LoadRun.Result r = new LoadRun(w, api, loops, scheduler, s -> { }, o.wsSessionsPerSocket).run(null);
                         if (!r.correctness.ok()) {
                             mr.warmupOk = false;
                             progress(o, label + ": warm-up had errors: " + r.correctness.json() + " " + r.errors);
@@ -197,7 +197,7 @@ public final class Bench {
                         o.droppedSessions(), o.dropPauseMs, o.holdSeconds, o.timeoutSeconds(), o.seed);
                 progress(o, String.format("%s: %d sessions over %.0f s, %d tokens at %s tokens/s each",
                         label, o.sessions, o.rampSeconds(), o.tokens, Report.num(o.rate)));
-                LoadRun run = new LoadRun(w, api, loops, scheduler, s -> progress(o, s));
+                LoadRun run = new LoadRun(w, api, loops, scheduler, s -> progress(o, s), o.wsSessionsPerSocket);
                 KafkaProbe probe = null;
                 if (o.kafkaProbe && server.kafkaBootstrap() != null) {
                     probe = new KafkaProbe(server.kafkaBootstrap(), "tokenpipe.stream");

@@ -61,6 +61,8 @@ public final class BenchOptions {
 
     // harness
     public int clientThreads = 1;
+    /** 0: each client follows its session over SSE; N: over WebSockets (/v1/ws), N sessions per socket. */
+    public int wsSessionsPerSocket = 0;
     public Path out;
     public boolean jfr;
     public boolean kafkaProbe;
@@ -184,6 +186,12 @@ public final class BenchOptions {
                 case "--chaos-interval-seconds" -> chaosIntervalSeconds = Double.parseDouble(value);
                 case "--chaos-worker-down-ms" -> chaosWorkerDownMs = Integer.parseInt(value);
                 case "--client-threads" -> clientThreads = Integer.parseInt(value);
+                case "--transport" -> wsSessionsPerSocket = switch (value.toLowerCase(Locale.ROOT)) {
+                    case "sse" -> 0;
+                    case "ws" -> wsSessionsPerSocket > 0 ? wsSessionsPerSocket : 10;
+                    default -> throw new UsageException("--transport is sse or ws, not " + value);
+                };
+                case "--ws-sessions-per-socket" -> wsSessionsPerSocket = Integer.parseInt(value);
                 case "--out" -> out = Path.of(value);
                 default -> throw new UsageException("unknown option " + name);
             }
@@ -212,6 +220,7 @@ public final class BenchOptions {
         if (deliveryNodes < 1) problems.add("--delivery-nodes must be at least 1");
         if (!(chaosIntervalSeconds > 0)) problems.add("--chaos-interval-seconds must be greater than 0");
         if (chaos && !modes.equals(List.of(Mode.CLUSTER))) problems.add("--chaos needs --mode cluster (separate processes to kill)");
+        if (wsSessionsPerSocket < 0) problems.add("--ws-sessions-per-socket must be at least 1");
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("; ", problems));
         }
@@ -244,6 +253,8 @@ public final class BenchOptions {
         m.put("partitions", partitions);
         m.put("heartbeat_ms", heartbeatMs);
         m.put("client_threads", clientThreads);
+        m.put("transport", wsSessionsPerSocket > 0 ? "ws" : "sse");
+        m.put("ws_sessions_per_socket", wsSessionsPerSocket);
         m.put("jfr", jfr);
         m.put("kafka_probe", kafkaProbe);
         if (modes.contains(Mode.CLUSTER)) {
@@ -305,6 +316,9 @@ public final class BenchOptions {
 
                 Harness
                   --client-threads N    selector threads of the SSE client (default 1)
+                  --transport T         sse (default): one SSE response per session; ws: the clients follow their
+                                        sessions over WebSockets (/v1/ws), several sessions per socket
+                  --ws-sessions-per-socket N  sessions sharing one WebSocket (default 10; implies --transport ws)
                   --out DIR             report directory (default bench-results/<yyyyMMdd-HHmmss>-<N>sessions)
                   --jfr                 record the server with JFR (settings=profile) during the load phase and
                                         summarise the hottest frames, threads and allocations in the report

@@ -136,6 +136,8 @@ final class LoadRun {
     private final List<String> anomalies = new ArrayList<>();
     private volatile boolean closing;
     private long startMicros;
+    /** Non-null when the clients follow their sessions over WebSockets instead of SSE. */
+    private final WsTransport ws;
 
     /** Per-loop measurements, touched only by the loop's thread. */
     private static final class LoopStats {
@@ -148,7 +150,17 @@ final class LoadRun {
     }
 
     LoadRun(Workload w, Api api, List<ClientLoop> loops, ScheduledExecutorService scheduler, Consumer<String> progress) {
+        this(w, api, loops, scheduler, progress, 0);
+    }
+
+    /**
+     * @param sessionsPerSocket 0: each client follows its session over SSE; otherwise over WebSockets
+     *                          (/v1/ws), this many clients sharing one socket
+     */
+    LoadRun(Workload w, Api api, List<ClientLoop> loops, ScheduledExecutorService scheduler, Consumer<String> progress,
+            int sessionsPerSocket) {
         this.w = w;
+        this.ws = sessionsPerSocket > 0 ? new WsTransport(api.base(), w.sessions(), sessionsPerSocket, scheduler) : null;
         this.api = api;
         this.address = api.address();
         this.streamAddresses = api.streamAddresses();
@@ -180,7 +192,9 @@ final class LoadRun {
         }
         for (int i = 0; i < w.sessions(); i++) {
             int dropAfter = drops.get(i) ? 1 + random.nextInt(upper) : -1;
-            clients[i] = new Client(i, loops.get(i % loops.size()), dropAfter);
+            // The clients of one socket share its loop.
+            int slot = ws == null ? i : ws.group(i);
+            clients[i] = new Client(i, loops.get(slot % loops.size()), dropAfter);
         }
     }
 
@@ -234,6 +248,10 @@ final class LoadRun {
             c.loop.execute(c::closeStream);
         }
         barrier();
+        if (ws != null) {
+            ws.close();
+            barrier();
+        }
         return collect(allCompleted, end);
     }
 
@@ -285,6 +303,9 @@ final class LoadRun {
         }
         for (ClientLoop loop : loops) {
             r.clientBytes += loop.bytesRead();
+        }
+        if (ws != null) {
+            r.clientBytes += ws.bytesRead();
         }
         r.httpRetries = httpRetries.get();
         r.unexpectedDisconnects = unexpectedDisconnects.get();
@@ -374,7 +395,7 @@ final class LoadRun {
     }
 
     /** One simulated user: a session, its event stream, one turn. */
-    final class Client implements SseListener {
+    final class Client implements SseListener, WsSubscriber {
         final int n;
         final ClientLoop loop;
         final LoopStats stats;
@@ -389,7 +410,7 @@ final class LoadRun {
         volatile long streamRequestMicros;
 
         // Loop thread only (published to the collector by barrier()).
-        private SseConnection current;
+        private EventStream current;
         private int node; // index into streamAddresses: where this client's stream is opened
         private long lastTokenMicros;
         long longestTokenGapMicros;
@@ -463,8 +484,14 @@ final class LoadRun {
             connection++;
             connectionLog.add("connection " + connection + " to " + streamAddresses.get(node).getPort() + ": Last-Event-ID " + lastEventId
                     + (plannedResume ? " (planned drop)" : lastEventId == null && connection == 1 ? " (first)" : " (reconnect)"));
-            current = new SseConnection(loop, streamAddresses.get(node), "/v1/sessions/" + sessionId + "/events", lastEventId, this, null);
-            current.connectNow();
+            if (ws != null) {
+                current = ws.subscribe(n, loop, sessionId, lastEventId, this);
+            } else {
+                SseConnection sse = new SseConnection(loop, streamAddresses.get(node), "/v1/sessions/" + sessionId + "/events",
+                        lastEventId, this, null);
+                current = sse;
+                sse.connectNow();
+            }
         }
 
         void closeStream() {
@@ -502,6 +529,16 @@ final class LoadRun {
 
         @Override
         public void onRetry(SseConnection connection, long millis, long receivedMicros) {
+            opened(connection, receivedMicros);
+        }
+
+        @Override
+        public void onSubscribed(WsSubscription subscription, long receivedMicros) {
+            opened(subscription, receivedMicros);
+        }
+
+        /** The stream is open (SSE: its retry field; WebSocket: the subscribe ack): time to submit the turn. */
+        private void opened(EventStream connection, long receivedMicros) {
             if (connection != current) {
                 return;
             }
@@ -522,6 +559,17 @@ final class LoadRun {
         @Override
         public void onEvent(SseConnection connection, String id, String type, byte[] data, int dataLength,
                             long receivedMicros) {
+            event(connection, id, type, data, dataLength, receivedMicros);
+        }
+
+        @Override
+        public void onEvent(WsSubscription subscription, String id, String type, byte[] data, int dataLength,
+                            long receivedMicros) {
+            event(subscription, id, type, data, dataLength, receivedMicros);
+        }
+
+        private void event(EventStream connection, String id, String type, byte[] data, int dataLength,
+                           long receivedMicros) {
             if (connection != current) {
                 return;
             }
@@ -612,6 +660,15 @@ final class LoadRun {
         @Override
         public void onClosed(SseConnection connection, boolean endOfResponse, Throwable error, int status, String body,
                              boolean byUs) {
+            closed(connection, error, status, body, byUs);
+        }
+
+        @Override
+        public void onClosed(WsSubscription subscription, int status, String body, Throwable error) {
+            closed(subscription, error, status, body, false);
+        }
+
+        private void closed(EventStream connection, Throwable error, int status, String body, boolean byUs) {
             if (connection != current || byUs || closing) {
                 return;
             }

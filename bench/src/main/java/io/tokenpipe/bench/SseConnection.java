@@ -16,7 +16,7 @@ import java.util.Locale;
  * into Server-Sent Events as the EventSource specification does ({@code id}, {@code event},
  * multi-line {@code data}, {@code retry}, comments). Lives on one {@link ClientLoop} thread.
  */
-final class SseConnection {
+final class SseConnection implements EventStream {
 
     private enum State { HEAD, CHUNK_SIZE, CHUNK_DATA, CHUNK_CRLF, TRAILER, FIXED, UNTIL_CLOSE, DONE }
 
@@ -114,7 +114,8 @@ final class SseConnection {
         return channel;
     }
 
-    boolean isOpen() {
+    @Override
+    public boolean isOpen() {
         return open;
     }
 
@@ -123,7 +124,8 @@ final class SseConnection {
     }
 
     /** Closes the connection as a client going away would (from any thread); the listener hears byUs=true. */
-    void close() {
+    @Override
+    public void close() {
         if (loop.inLoop()) {
             closeNow(false, null, true);
         } else {

@@ -107,7 +107,7 @@ public final class DeliveryApi implements AutoCloseable {
 
     /**
      * The routes, with the WebSocket's submit and cancel served by {@code commands} (the standalone's
-     * ingest; {@link TurnCommands#NONE} on delivery-sse alone), each charged to its credential's write
+     * ingest-api's own code: {@link IngestTurns}), each charged to its credential's write
      * rate, and read tokens in subscribe frames verified by {@code access}.
      */
     public void register(RoutesConfig routes, TurnCommands commands, AccessControl access) {

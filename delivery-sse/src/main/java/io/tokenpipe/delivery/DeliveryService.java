@@ -16,7 +16,6 @@ import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.common.privacy.KafkaSessionKeys;
 import io.tokenpipe.common.privacy.PrivacySettings;
-import io.tokenpipe.common.privacy.SessionCodec;
 import io.tokenpipe.common.privacy.SessionEraser;
 import io.tokenpipe.index.IndexRoutes;
 import io.tokenpipe.index.RetentionSweeper;
@@ -24,7 +23,7 @@ import io.tokenpipe.index.IndexSettings;
 import io.tokenpipe.index.SessionIndex;
 import io.tokenpipe.ingest.IngestService;
 import io.tokenpipe.ingest.IngestSettings;
-import io.tokenpipe.ingest.Submissions;
+import io.tokenpipe.ingest.IngestApi;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.Producer;
 import org.slf4j.Logger;
@@ -90,8 +89,10 @@ public final class DeliveryService implements AutoCloseable {
         // The OpenAI-compatible endpoint writes prompts (and sessions) like ingest-api does.
         IngestSettings turnSettings = IngestSettings.from(env);
         Producer<String, byte[]> producer = IngestService.createProducer(kafka);
-        ChatCompletions chat = new ChatCompletions(new Submissions(turnSettings, topics, producer, index, Clock.systemUTC(),
-                new SessionCodec(keys)), api, index);
+        // The WebSocket's submit and cancel run ingest-api's own code on the same producer: a client
+        // following its sessions here sends its prompts on the same socket.
+        IngestApi ingest = new IngestApi(turnSettings, topics, producer, index, access.tokens(), Clock.systemUTC(), keys);
+        ChatCompletions chat = new ChatCompletions(ingest.submissions(), api, index);
         RetentionSweeper sweeper = new RetentionSweeper(index, new SessionEraser(keys, producer, topics,
                 turnSettings.kafkaWriteTimeout()), privacy.retention(), privacy.sweepInterval(), Clock.systemUTC());
         Javalin http = Javalin.create(config -> {
@@ -99,7 +100,7 @@ public final class DeliveryService implements AutoCloseable {
             config.http.maxRequestSize = turnSettings.maxRequestBytes();
             Cors.apply(config, settings.corsOrigins());
             access.register(config.routes);
-            api.register(config.routes, TurnCommands.NONE, access);
+            api.register(config.routes, new IngestTurns(ingest), access);
             chat.register(config.routes);
             IndexRoutes.register(config.routes, index);
             WebPage.register(config, settings.webIngestUrl());

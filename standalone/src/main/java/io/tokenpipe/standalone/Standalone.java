@@ -18,8 +18,8 @@ import io.tokenpipe.delivery.ChatCompletions;
 import io.tokenpipe.common.log.LogSettings;
 import io.tokenpipe.common.log.ThreadDeaths;
 import io.tokenpipe.delivery.DeliveryApi;
-import io.tokenpipe.delivery.TurnCommands;
 import io.tokenpipe.delivery.DeliveryService;
+import io.tokenpipe.delivery.IngestTurns;
 import io.tokenpipe.delivery.DeliverySettings;
 import io.tokenpipe.delivery.WebPage;
 import io.tokenpipe.index.IndexRoutes;
@@ -170,7 +170,7 @@ public final class Standalone implements AutoCloseable {
                 Cors.apply(config, ingestSettings.corsOrigins());
                 access.register(config.routes);
                 ingest.register(config.routes);
-                delivery.register(config.routes, turnCommands(ingest), access);
+                delivery.register(config.routes, new IngestTurns(ingest), access);
                 chat.register(config.routes);
                 IndexRoutes.register(config.routes, index);
                 WebPage.register(config, "");
@@ -259,6 +259,11 @@ public final class Standalone implements AutoCloseable {
         return delivery.openStreams();
     }
 
+    /** WebSockets open right now (each may carry many streams). */
+    public int deliverySockets() {
+        return delivery.openSockets();
+    }
+
     @Override
     public void close() {
         closeAll(closeInReverse);
@@ -273,21 +278,5 @@ public final class Standalone implements AutoCloseable {
                 log.warn("error while stopping: {}", e.toString());
             }
         }
-    }
-
-    /** The WebSocket's submit and cancel, served by this process's ingest: the HTTP routes' own logic. */
-    private static TurnCommands turnCommands(IngestApi ingest) {
-        return new TurnCommands() {
-            @Override
-            public Submitted submit(String sessionId, byte[] body, String idempotencyKey) {
-                IngestApi.Submitted submitted = ingest.submit(sessionId, body, idempotencyKey);
-                return new Submitted(submitted.body(), submitted.replayed());
-            }
-
-            @Override
-            public Map<String, Object> cancel(String sessionId, String turnId) {
-                return ingest.cancel(sessionId, turnId);
-            }
-        };
     }
 }

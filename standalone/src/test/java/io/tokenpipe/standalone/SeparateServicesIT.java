@@ -1,5 +1,6 @@
 package io.tokenpipe.standalone;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.tokenpipe.common.config.Env;
 import io.tokenpipe.common.kafka.Topics;
 import io.tokenpipe.delivery.DeliveryService;
@@ -8,6 +9,7 @@ import io.tokenpipe.testing.ApiClient;
 import io.tokenpipe.testing.SharedKafka;
 import io.tokenpipe.testing.SseEvent;
 import io.tokenpipe.testing.SseTestClient;
+import io.tokenpipe.testing.WsTestClient;
 import io.tokenpipe.worker.WorkerService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -115,6 +117,39 @@ class SeparateServicesIT {
             }
             assertEquals(replay(first, session), received, "session " + session);
         }
+    }
+
+    @Test
+    void aDeliveryNodeTakesSubmitAndCancelOnItsSocketWithIngestsOwnRules() throws Exception {
+        IngestService ingest = start(IngestService.start(env("ingest")));
+        start(WorkerService.start(env("worker")));
+        DeliveryService delivery = start(DeliveryService.start(env("delivery")));
+        delivery.index().awaitRunning(WAIT);
+        ApiClient api = new ApiClient(ingest.port());
+        String session = api.createSession();
+
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(new ApiClient(delivery.port()).base(), null))) {
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "sub");
+            assertEquals("ack", ws.awaitReply("sub", WAIT).path("type").asText());
+            Map<String, Object> turn = Map.of("prompt", "over the socket", "seed", 4, "options", Map.of("tokens", 400));
+            ws.sendJson("type", "submit", "session_id", session, "turn", turn, "idempotency_key", "k-1", "ref", "submit");
+            JsonNode accepted = ws.awaitReply("submit", WAIT);
+            assertEquals(202, accepted.path("status").asInt(), accepted.toString());
+            String turnId = accepted.at("/body/turn_id").asText();
+            ws.sendJson("type", "submit", "session_id", session, "turn", turn, "idempotency_key", "k-1", "ref", "again");
+            JsonNode replayed = ws.awaitReply("again", WAIT);
+            assertEquals(turnId, replayed.at("/body/turn_id").asText(), "one key, one turn: " + replayed);
+            assertTrue(replayed.at("/body/idempotent_replayed").asBoolean(), replayed.toString());
+
+            ws.awaitEvent(session, e -> e.event().equals("token"), WAIT);
+            ws.sendJson("type", "cancel", "session_id", session, "turn_id", turnId, "ref", "cancel");
+            assertEquals(202, ws.awaitReply("cancel", WAIT).path("status").asInt());
+            List<SseEvent> events = ws.awaitEvent(session, e -> e.event().equals("turn.completed"), WAIT);
+            assertTrue(events.getLast().data().contains("\"finish_reason\":\"cancelled\""), events.getLast().data());
+        }
+        // Ingest-api sees the turn the delivery node wrote, once.
+        JsonNode turns = api.get("/v1/sessions/" + session).json().get("turns");
+        assertEquals(1, turns.size(), turns.toString());
     }
 
     private static String events(String session) {

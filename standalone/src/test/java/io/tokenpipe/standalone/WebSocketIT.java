@@ -257,6 +257,25 @@ class WebSocketIT {
     }
 
     @Test
+    void aFrameOverTheSizeLimitClosesTheSocketWith1009AndWritesNothing() throws Exception {
+        String session = api.createSession();
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "1");
+            ws.awaitReply("1", WAIT);
+            // Jetty refuses a text message over its 64 KiB limit before our handler sees any of it, so the
+            // answer is its close code (1009, message too big), not an error frame.
+            ws.sendJson("type", "submit", "session_id", session, "turn", Map.of("prompt", "x".repeat(70 * 1024)), "ref", "big");
+            assertEquals(1009, ws.awaitClosed(WAIT), "a frame over 64 KiB closes the socket: 1009 message too big");
+        }
+        assertEquals(0, api.get("/v1/sessions/" + session).json().get("turns").size(), "nothing was submitted");
+        try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
+            ws.sendJson("type", "subscribe", "session_id", session, "ref", "again");
+            assertEquals("ack", ws.awaitReply("again", WAIT).get("type").asText(),
+                    "a new socket follows the session: the old one's subscription was released");
+        }
+    }
+
+    @Test
     void aQuietSocketIsPingedAndASecondSubscribeToOneSessionIsRefused() throws Exception {
         String session = api.createSession();
         try (WsTestClient ws = WsTestClient.connect(WsTestClient.uri(api.base(), null))) {
