@@ -91,7 +91,10 @@ public final class DeliveryService implements AutoCloseable {
             checks.put("session_index", index::running);
             checks.put("stream_tail", api::healthy);
             Health.register(config.routes, checks);
-            RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams, "open_sockets", api::openSockets));
+            Map<String, java.util.function.Supplier<Object>> gauges = new LinkedHashMap<>(api.tailGauges());
+            gauges.put("open_streams", api::openStreams);
+            gauges.put("open_sockets", api::openSockets);
+            RuntimeMetrics.register(config.routes, gauges);
         }).start(settings.httpPort());
         index.start(http.port());
         log.info("delivery-sse listening on port {}", http.port());
