@@ -33,7 +33,7 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
         this.partitions = partitions;
         this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait());
         this.tail = new StreamTail(kafka, topic, partitions, subscriptions, settings.recentEvents(),
-                settings.recentEventsBytes(), settings.partitionDetachGrace(), onTailFailure);
+                settings.recentEventsBytesPerPartition(partitions), settings.partitionDetachGrace(), onTailFailure);
     }
 
     KafkaSessionLog start() {
