@@ -10,6 +10,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -31,11 +32,18 @@ final class Api implements AutoCloseable {
     static final int MAX_TOKENS_LIMIT = 4096;
 
     private final URI base;
+    private final List<InetSocketAddress> streamAddresses;
     private final ExecutorService executor;
     private final HttpClient http;
 
     Api(URI base) {
+        this(base, List.of(new InetSocketAddress(base.getHost(), base.getPort())));
+    }
+
+    /** Writes go to {@code base}; event streams are opened on {@code streamAddresses} (delivery nodes). */
+    Api(URI base, List<InetSocketAddress> streamAddresses) {
         this.base = base;
+        this.streamAddresses = List.copyOf(streamAddresses);
         this.executor = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("bench-http-", 0).daemon().factory());
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(executor)
                 .connectTimeout(Duration.ofSeconds(10)).build();
@@ -45,8 +53,13 @@ final class Api implements AutoCloseable {
         return base;
     }
 
+    /** Where event streams are opened (the first delivery node of a cluster). */
     InetSocketAddress address() {
-        return new InetSocketAddress(base.getHost(), base.getPort());
+        return streamAddresses.getFirst();
+    }
+
+    List<InetSocketAddress> streamAddresses() {
+        return streamAddresses;
     }
 
     HttpClient http() {

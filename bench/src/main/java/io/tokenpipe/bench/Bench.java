@@ -133,21 +133,23 @@ public final class Bench {
         String label = mode.label();
         int warmup = o.warmupSessions;
         long t0 = System.nanoTime();
-        ServerProcess server = null;
+        SystemUnderTest server = null;
         List<ClientLoop> loops = new ArrayList<>();
         ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().name("bench-scheduler").daemon().factory());
         try {
             progress(o, label + ": starting the server");
-            server = ServerProcess.start(o, mode, out, o.sessions + warmup + 16, o.sessions + warmup + 2);
+            server = mode == BenchOptions.Mode.CLUSTER
+                    ? Cluster.start(o, out, o.sessions + warmup + 16, o.sessions + warmup + 2)
+                    : ServerProcess.start(o, mode, out, o.sessions + warmup + 16, o.sessions + warmup + 2);
             mr.serverCommand = server.command();
             mr.serverEnv = server.env();
             mr.serverLog = out.relativize(server.log()).toString();
-            try (Api api = new Api(server.base())) {
+            try (Api api = new Api(server.base(), server.streamAddresses())) {
                 server.awaitHealthy(api.http(), Duration.ofSeconds(180));
                 mr.serverStartSeconds = (System.nanoTime() - t0) / 1e9;
-                progress(o, String.format("%s: server up in %.1f s (pid %d, port %d)", label, mr.serverStartSeconds,
-                        server.pid(), server.port()));
+                progress(o, String.format("%s: server up in %.1f s (pid %d, %s)", label, mr.serverStartSeconds,
+                        server.pid(), server.base()));
                 for (int i = 0; i < o.clientThreads; i++) {
                     loops.add(new ClientLoop("bench-sse-" + i));
                 }
@@ -179,7 +181,7 @@ public final class Bench {
                 }
                 mr.settle = settle(o, server, label);
 
-                Sampler sampler = new Sampler(server.pid(), server.base()).start();
+                Sampler sampler = new Sampler(server).start();
                 mr.samplerStartMillis = System.currentTimeMillis();
                 Path jfrFile = out.resolve("server-" + label + ".jfr").toAbsolutePath();
                 if (o.jfr) {
@@ -187,7 +189,10 @@ public final class Bench {
                             "filename=" + jfrFile).trim().replace('\n', ' '));
                 }
                 double cpuBefore = sampler.serverCpuSeconds();
-                ServerStages stagesBefore = ServerStages.read(api.http(), server.base());
+                ServerStages stagesBefore = ServerStages.read(api.http(), server.metricsBase());
+                Cluster cluster = server instanceof Cluster c ? c : null;
+                ClusterFigures clusterFigures = cluster == null ? null
+                        : new ClusterFigures(cluster.nodes(), cluster.ticksByNode(), cluster.fetchedByDelivery(api.http()));
                 LoadRun.Workload w = new LoadRun.Workload(label, o.sessions, o.tokens, o.rate, o.ttftMs, o.rampSeconds(),
                         o.droppedSessions(), o.dropPauseMs, o.holdSeconds, o.timeoutSeconds(), o.seed);
                 progress(o, String.format("%s: %d sessions over %.0f s, %d tokens at %s tokens/s each",
@@ -199,10 +204,25 @@ public final class Bench {
                     run.probe(probe);
                     progress(o, label + ": kafka probe reading tokenpipe.stream at " + server.kafkaBootstrap());
                 }
-                ServerProcess s = server;
+                SystemUnderTest s = server;
+                ChaosMonkey monkey = cluster != null && o.chaos
+                        ? new ChaosMonkey(cluster, o.chaosIntervalSeconds, o.chaosWorkerDownMs, m -> progress(o, label + ": " + m)).start()
+                        : null;
                 LoadRun.Result result = run.run(() -> {
+                    if (monkey != null) {
+                        // Every turn has ended (or the wait ran out): no more faults; a node being restarted comes back first.
+                        monkey.close();
+                        clusterFigures.faults(monkey.faults());
+                    }
                     mr.serverCpuSecondsLoad = sampler.serverCpuSeconds() - cpuBefore;
-                    ServerStages stagesAfter = ServerStages.read(api.http(), s.base());
+                    if (clusterFigures != null) {
+                        try {
+                            clusterFigures.after(cluster.ticksByNode(), cluster.fetchedByDelivery(api.http()));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    ServerStages stagesAfter = ServerStages.read(api.http(), s.metricsBase());
                     if (stagesAfter != null) {
                         mr.stages = stagesAfter.since(stagesBefore);
                     }
@@ -213,7 +233,7 @@ public final class Bench {
                         if (o.liveHeap) {
                             s.jcmd("GC.run");
                             JsonNode m = Json.MAPPER.readTree(api.http().send(HttpRequest.newBuilder(
-                                    s.base().resolve("/metrics/runtime")).header("Authorization", BenchKey.authorization()).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
+                                    s.metricsBase().resolve("/metrics/runtime")).header("Authorization", BenchKey.authorization()).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
                             mr.liveHeapBytes = m.path("heap_used_bytes").asLong(-1);
                             mr.openStreamsAtLiveHeap = m.path("open_streams").asInt(-1);
                             progress(o, String.format("%s: live heap after a forced GC with %d streams open: %s MB",
@@ -243,6 +263,10 @@ public final class Bench {
                     mr.probeMarkdown = probe.markdown();
                 }
                 mr.load = result;
+                if (clusterFigures != null) {
+                    clusterFigures.load(result);
+                    mr.cluster = clusterFigures;
+                }
                 progress(o, label + ": comparing clients with replays of their sessions");
                 run.verifyAgainstReplay(o.verifySample, result);
                 progress(o, label + ": correctness " + result.correctness.json());
@@ -255,7 +279,7 @@ public final class Bench {
                 if (o.replayEvents > 0) {
                     progress(o, label + ": writing and replaying a " + o.replayEvents + "-event session");
                     Path replayJfr = out.resolve("server-" + label + "-replay.jfr").toAbsolutePath();
-                    ServerProcess sp = server;
+                    SystemUnderTest sp = server;
                     mr.replay = Replays.replayLongSession(api, loops.getFirst(), o.replayEvents, o.replayRuns, o.seed + 7,
                             () -> jcmdQuietly(o, sp, o.jfr, "JFR.start", "name=replay", "settings=profile", "filename=" + replayJfr),
                             () -> jcmdQuietly(o, sp, o.jfr, "JFR.stop", "name=replay"));
@@ -300,8 +324,8 @@ public final class Bench {
      * which would otherwise share the measured phase's CPU. Returns {seconds waited, server cores in
      * the last 2-second window}.
      */
-    private static double[] settle(BenchOptions o, ServerProcess server, String label) throws InterruptedException {
-        Sampler probe = new Sampler(server.pid(), server.base());
+    private static double[] settle(BenchOptions o, SystemUnderTest server, String label) throws InterruptedException {
+        Sampler probe = new Sampler(server);
         long began = System.nanoTime();
         double cores = -1;
         while (System.nanoTime() - began < (long) (o.settleMaxSeconds * 1e9)) {
@@ -317,7 +341,7 @@ public final class Bench {
         return new double[]{waited, cores};
     }
 
-    private static void jcmdQuietly(BenchOptions o, ServerProcess server, boolean enabled, String... args) {
+    private static void jcmdQuietly(BenchOptions o, SystemUnderTest server, boolean enabled, String... args) {
         if (!enabled) {
             return;
         }

@@ -18,7 +18,7 @@ public final class BenchOptions {
     public static final String DEFAULT_SERVER_JVM_OPTS = "-Xmx1g -XX:+UseG1GC --enable-native-access=ALL-UNNAMED";
 
     public enum Mode {
-        KAFKA, DIRECT;
+        KAFKA, DIRECT, CLUSTER;
 
         public String label() {
             return name().toLowerCase(Locale.ROOT);
@@ -51,6 +51,13 @@ public final class BenchOptions {
     public Path standaloneJar;
     public int partitions = 6;
     public int heartbeatMs = 15_000;
+    public int workers = 2;          // cluster mode
+    public int deliveryNodes = 1;    // cluster mode
+    public boolean chaos;            // cluster mode: kill workers and delivery nodes during the load
+    public double chaosIntervalSeconds = 20;
+    private boolean modeGiven;
+    private boolean deliveryNodesGiven;
+    public int chaosWorkerDownMs = 2_000;
 
     // harness
     public int clientThreads = 1;
@@ -108,6 +115,7 @@ public final class BenchOptions {
                 case "-h", "--help" -> throw new UsageException(null);
                 case "--jfr" -> o.jfr = true;
                 case "--kafka-probe" -> o.kafkaProbe = true;
+                case "--chaos" -> o.chaos = true;
                 case "--no-live-heap" -> o.liveHeap = false;
                 case "--quiet" -> o.quiet = true;
                 default -> {
@@ -145,12 +153,16 @@ public final class BenchOptions {
                 case "--verify-sample" -> verifySample = Integer.parseInt(value);
                 case "--seed" -> seed = Long.parseLong(value);
                 case "--timeout-seconds" -> timeoutSeconds = Double.parseDouble(value);
-                case "--mode" -> modes = switch (value.toLowerCase(Locale.ROOT)) {
+                case "--mode" -> {
+                    modeGiven = true;
+                    modes = switch (value.toLowerCase(Locale.ROOT)) {
                     case "both" -> List.of(Mode.KAFKA, Mode.DIRECT);
                     case "kafka" -> List.of(Mode.KAFKA);
                     case "direct" -> List.of(Mode.DIRECT);
-                    default -> throw new UsageException("--mode is kafka, direct or both, not " + value);
-                };
+                    case "cluster" -> List.of(Mode.CLUSTER);
+                    default -> throw new UsageException("--mode is kafka, direct, both or cluster, not " + value);
+                    };
+                }
                 case "--server-jvm-opts" -> serverJvmOpts = value;
                 case "--server-env" -> {
                     int eq = value.indexOf('=');
@@ -162,6 +174,13 @@ public final class BenchOptions {
                 case "--standalone-jar" -> standaloneJar = Path.of(value);
                 case "--partitions" -> partitions = Integer.parseInt(value);
                 case "--heartbeat-ms" -> heartbeatMs = Integer.parseInt(value);
+                case "--workers" -> workers = Integer.parseInt(value);
+                case "--delivery-nodes" -> {
+                    deliveryNodes = Integer.parseInt(value);
+                    deliveryNodesGiven = true;
+                }
+                case "--chaos-interval-seconds" -> chaosIntervalSeconds = Double.parseDouble(value);
+                case "--chaos-worker-down-ms" -> chaosWorkerDownMs = Integer.parseInt(value);
                 case "--client-threads" -> clientThreads = Integer.parseInt(value);
                 case "--out" -> out = Path.of(value);
                 default -> throw new UsageException("unknown option " + name);
@@ -172,6 +191,13 @@ public final class BenchOptions {
     }
 
     private void validate() {
+        if (chaos && !modeGiven) {
+            // `./tokenpipe bench --chaos`: faults need separate processes, and a second delivery node to go to.
+            modes = List.of(Mode.CLUSTER);
+            if (!deliveryNodesGiven) {
+                deliveryNodes = 2;
+            }
+        }
         List<String> problems = new ArrayList<>();
         if (sessions < 1) problems.add("--sessions must be at least 1");
         if (tokens < 1) problems.add("--tokens must be at least 1");
@@ -180,6 +206,10 @@ public final class BenchOptions {
         if (dropShare < 0 || dropShare > 1) problems.add("--drop-share is a fraction from 0 to 1");
         if (replayEvents != 0 && replayEvents < 3) problems.add("--replay-events is 0 (skip) or at least 3");
         if (clientThreads < 1) problems.add("--client-threads must be at least 1");
+        if (workers < 1) problems.add("--workers must be at least 1");
+        if (deliveryNodes < 1) problems.add("--delivery-nodes must be at least 1");
+        if (!(chaosIntervalSeconds > 0)) problems.add("--chaos-interval-seconds must be greater than 0");
+        if (chaos && !modes.equals(List.of(Mode.CLUSTER))) problems.add("--chaos needs --mode cluster (separate processes to kill)");
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("; ", problems));
         }
@@ -214,6 +244,15 @@ public final class BenchOptions {
         m.put("client_threads", clientThreads);
         m.put("jfr", jfr);
         m.put("kafka_probe", kafkaProbe);
+        if (modes.contains(Mode.CLUSTER)) {
+            m.put("workers", workers);
+            m.put("delivery_nodes", deliveryNodes);
+            m.put("chaos", chaos);
+            if (chaos) {
+                m.put("chaos_interval_seconds", chaosIntervalSeconds);
+                m.put("chaos_worker_down_ms", chaosWorkerDownMs);
+            }
+        }
         return m;
     }
 
@@ -246,7 +285,16 @@ public final class BenchOptions {
                   --timeout-seconds S   give up waiting for turns after S seconds (default derived)
 
                 System under test
-                  --mode M              kafka, direct or both (default both: kafka, then direct)
+                  --mode M              kafka, direct or both (default both: kafka, then direct), or cluster:
+                                        broker, ingest-api, workers and delivery nodes as separate processes
+                                        (clients spread over the delivery nodes)
+                  --workers N           cluster: inference worker processes (default 2)
+                  --delivery-nodes N    cluster: delivery-sse processes (default 1)
+                  --chaos               SIGKILL a worker (started again after --chaos-worker-down-ms, default
+                                        2000) or a delivery node (started again at once), alternating, every
+                                        --chaos-interval-seconds (default 20) during the load, one node per role
+                                        down at a time; the report lists the faults and the turns that crossed
+                                        one. Implies --mode cluster with 2 delivery nodes unless given.
                   --server-jvm-opts S   JVM options of the server (default "%s")
                   --server-env K=V      extra environment for the server (repeatable)
                   --standalone-jar P    default standalone/target/tokenpipe-standalone.jar from the repository root

@@ -104,6 +104,8 @@ final class LoadRun {
         List<String> errors = new ArrayList<>();
         Map<String, Long> errorKinds = new LinkedHashMap<>();
         List<String> sessionIds = new ArrayList<>();
+        /** Per completed turn: {accepted, completed, longest wait between two tokens} in µs. */
+        List<long[]> turnWindows = new ArrayList<>();
         /** Per failing session: its connections and what each delivered, and the log's version (replay). */
         List<String> anomalies = new ArrayList<>();
 
@@ -114,6 +116,7 @@ final class LoadRun {
 
     private final Workload w;
     private final InetSocketAddress address;
+    private final List<InetSocketAddress> streamAddresses;
     private final Api api;
     private final List<ClientLoop> loops;
     private final ScheduledExecutorService scheduler;
@@ -148,6 +151,7 @@ final class LoadRun {
         this.w = w;
         this.api = api;
         this.address = api.address();
+        this.streamAddresses = api.streamAddresses();
         this.loops = loops;
         this.scheduler = scheduler;
         this.progress = progress;
@@ -309,6 +313,9 @@ final class LoadRun {
             if (c.retryMicros > 0 && c.streamRequestMicros > 0) {
                 r.connect.recordValue(clamp(c.retryMicros - c.streamRequestMicros));
             }
+            if (c.completed && c.acceptedMicros > 0) {
+                r.turnWindows.add(new long[] {c.acceptedMicros, c.completedMicros, c.longestTokenGapMicros});
+            }
             if (c.resumeLatencyMicros >= 0) {
                 r.resume.recordValue(clamp(c.resumeLatencyMicros));
                 r.resumes++;
@@ -383,6 +390,9 @@ final class LoadRun {
 
         // Loop thread only (published to the collector by barrier()).
         private SseConnection current;
+        private int node; // index into streamAddresses: where this client's stream is opened
+        private long lastTokenMicros;
+        long longestTokenGapMicros;
         private boolean submitted;
         private boolean dropped;
         private boolean awaitingResumeFirst;
@@ -412,6 +422,7 @@ final class LoadRun {
             this.loop = loop;
             this.stats = loopStats.get(loop);
             this.dropAfterIndex = dropAfterIndex;
+            this.node = n % streamAddresses.size();
         }
 
         void start() {
@@ -450,9 +461,9 @@ final class LoadRun {
                 awaitingResumeFirst = true;
             }
             connection++;
-            connectionLog.add("connection " + connection + ": Last-Event-ID " + lastEventId
+            connectionLog.add("connection " + connection + " to " + streamAddresses.get(node).getPort() + ": Last-Event-ID " + lastEventId
                     + (plannedResume ? " (planned drop)" : lastEventId == null && connection == 1 ? " (first)" : " (reconnect)"));
-            current = new SseConnection(loop, address, "/v1/sessions/" + sessionId + "/events", lastEventId, this, null);
+            current = new SseConnection(loop, streamAddresses.get(node), "/v1/sessions/" + sessionId + "/events", lastEventId, this, null);
             current.connectNow();
         }
 
@@ -537,6 +548,10 @@ final class LoadRun {
                     if (fresh) {
                         tokens++;
                         text.append(e.text);
+                        if (lastTokenMicros > 0) {
+                            longestTokenGapMicros = Math.max(longestTokenGapMicros, receivedMicros - lastTokenMicros);
+                        }
+                        lastTokenMicros = receivedMicros;
                     }
                     if (firstTokenMicros == 0) {
                         firstTokenMicros = receivedMicros;
@@ -612,13 +627,15 @@ final class LoadRun {
                 connectionLog.add("connection " + connection + ": 503 " + body);
             } else {
                 unexpectedDisconnects.incrementAndGet();
+                // The node may be gone: go to the next one, as a load balancer would.
+                node = (node + 1) % streamAddresses.size();
                 String why = error == null ? "end of response" : error.toString();
                 error("disconnect_" + (error == null ? "end_of_response" : error.getClass().getSimpleName()),
                         "stream of " + sessionId + " ended unexpectedly after " + count + " events: " + why);
                 connectionLog.add("connection " + connection + ": ended unexpectedly (" + why + ")");
             }
-            if (++reconnects > 10) {
-                fail("disconnect", "stream of " + sessionId + " broke more than 10 times");
+            if (++reconnects > 30) {
+                fail("disconnect", "stream of " + sessionId + " broke more than 30 times");
                 return;
             }
             String last = maxId >= 0 ? Long.toString(maxId) : null;

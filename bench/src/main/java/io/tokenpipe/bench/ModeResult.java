@@ -36,6 +36,7 @@ final class ModeResult {
     int warmupRounds;
     double[] settle; // seconds waited after the warm-up, server cores when the measurement began
     String failure; // the mode could not run at all
+    ClusterFigures cluster; // cluster mode: per process, and the chaos run's faults
 
     ModeResult(BenchOptions.Mode mode) {
         this.mode = mode;
@@ -276,6 +277,9 @@ final class ModeResult {
         m.put("samples", timeline);
         if (stages != null) {
             m.put("server_stages", stages.json());
+        }
+        if (cluster != null) {
+            m.put("cluster", cluster.json());
         }
         if (probeJson != null) {
             m.put("kafka_probe_stages", probeJson);

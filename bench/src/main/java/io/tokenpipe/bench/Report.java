@@ -343,6 +343,15 @@ final class Report {
 
                 """);
         for (ModeResult r : results) {
+            if (r.cluster != null) {
+                md.append("## Cluster: per process").append(o.chaos ? ", and the faults injected" : "").append("\n\n")
+                        .append(r.cluster.markdown())
+                        .append("CPU is each process's /proc ticks over the load phase, every incarnation counted. The tail's "
+                                + "fetch is what each delivery node's live tail consumer read from the stream topic during the "
+                                + "load (its Kafka client metrics); a node restarted meanwhile counts from its restart.\n\n");
+            }
+        }
+        for (ModeResult r : results) {
             if (r.stages != null) {
                 md.append("## Where a chunk's time goes inside the server (").append(r.label()).append(" mode)\n\n")
                         .append(r.stages.markdown()).append('\n');

@@ -49,7 +49,8 @@ final class Sampler implements AutoCloseable {
 
     private static final long TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-    private final long pid;
+    private final java.util.function.LongSupplier serverTicks;
+    private final java.util.function.LongSupplier pid; // a cluster's node may be restarted under a new pid
     private final URI metrics;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2)).build();
@@ -66,9 +67,10 @@ final class Sampler implements AutoCloseable {
     private long lastBenchNanos;
     private long[] lastMachine;
 
-    Sampler(long pid, URI base) {
-        this.pid = pid;
-        this.metrics = base.resolve("/metrics/runtime");
+    Sampler(SystemUnderTest server) {
+        this.serverTicks = server::cpuTicks;
+        this.pid = server::pid;
+        this.metrics = server.metricsBase().resolve("/metrics/runtime");
         this.thread = Thread.ofPlatform().name("bench-sampler").daemon().unstarted(this::run);
     }
 
@@ -95,7 +97,7 @@ final class Sampler implements AutoCloseable {
 
     /** The server's CPU seconds so far (from /proc), or -1. */
     double serverCpuSeconds() {
-        long ticks = serverTicks();
+        long ticks = serverTicks.getAsLong();
         return ticks < 0 ? -1 : ticks / (double) TICKS_PER_SECOND;
     }
 
@@ -117,7 +119,7 @@ final class Sampler implements AutoCloseable {
 
     private void sample() {
         // The clock is read right next to the CPU counters, so a late sampler cannot skew the rates.
-        long ticks = serverTicks();
+        long ticks = serverTicks.getAsLong();
         long benchNanos = ownOs.getProcessCpuTime();
         long[] machine = machineTicks();
         long nanos = System.nanoTime();
@@ -176,7 +178,7 @@ final class Sampler implements AutoCloseable {
         long rss = -1;
         int threads = -1;
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid.getAsLong() + "/status"))) {
                 if (line.startsWith("VmRSS:")) {
                     rss = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 } else if (line.startsWith("Threads:")) {
@@ -190,7 +192,8 @@ final class Sampler implements AutoCloseable {
                 serverCores, benchCores, machineCores, ok));
     }
 
-    private long serverTicks() {
+    /** CPU ticks (user + system) a process has used so far, from /proc; -1 when unknown or gone. */
+    static long cpuTicks(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             // The command name (field 2) may hold spaces: count fields after its closing parenthesis.

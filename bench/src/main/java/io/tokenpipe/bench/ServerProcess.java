@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * standalone stack (kafka mode) or {@link DirectServer} (direct mode). Fresh data directory and
  * free port per run; output goes to {@code <out>/server-<mode>.log}.
  */
-final class ServerProcess implements AutoCloseable {
+final class ServerProcess implements SystemUnderTest {
 
     private final BenchOptions.Mode mode;
     private final Process process;
@@ -49,25 +49,11 @@ final class ServerProcess implements AutoCloseable {
         Path dataDir = Files.createTempDirectory("tokenpipe-bench-" + mode.label() + "-");
         Map<String, String> env = new LinkedHashMap<>();
         env.put("TOKENPIPE_HTTP_PORT", Integer.toString(port));
-        env.put("TOKENPIPE_LOG_LEVEL", "WARN");
-        env.put("SYNTHETIC_TTFT_MS", Integer.toString(o.ttftMs));
-        env.put("SYNTHETIC_TOKENS_PER_SECOND", Double.toString(o.rate));
-        env.put("SSE_HEARTBEAT_MS", Integer.toString(o.heartbeatMs));
-        env.put("SSE_MAX_STREAMS", Integer.toString(Math.max(20_000, 2 * expectedStreams)));
-        env.put("API_KEYS", BenchKey.apiKeysEntry()); // authentication on, as in production
-        env.put("RATE_LIMIT_WRITES_PER_SECOND", "0"); // one key drives every simulated client
-        env.put("SSE_MAX_STREAMS_PER_KEY", "0");
-        // The timed replay writes one turn of replay-events tokens, above the server's default bounds on a
-        // turn (SYNTHETIC_MAX_OPTION_TOKENS, MAX_TOKENS_LIMIT): raise them to what this run asks for.
-        String turnTokens = Integer.toString(Math.max(4096, Math.max(o.tokens, o.replayEvents)));
-        env.put("SYNTHETIC_MAX_OPTION_TOKENS", turnTokens);
-        env.put("MAX_TOKENS_LIMIT", turnTokens); // also the default max_tokens of a turn that sets none
+        env.putAll(serviceEnv(o, expectedStreams, expectedTurns));
         if (mode == BenchOptions.Mode.KAFKA) {
             env.put("TOKENPIPE_DATA_DIR", dataDir.toString());
             env.put("EMBEDDED_KAFKA_PORT", o.kafkaProbe ? Integer.toString(freePort()) : "0");
             env.put("TOPIC_PARTITIONS", Integer.toString(o.partitions));
-            // The worker must not queue turns: every session's turn runs at once, as the workload intends.
-            env.put("WORKER_MAX_INFLIGHT_TURNS", Integer.toString(Math.max(256, expectedTurns + 16)));
         }
         env.putAll(o.serverEnv);
 
@@ -93,6 +79,28 @@ final class ServerProcess implements AutoCloseable {
         return new ServerProcess(mode, process, port, dataDir, log, cmd, env);
     }
 
+    /** The settings every benchmarked server gets, whatever its shape: the workload's, and no limit that the
+     * one simulated fleet of clients would hit. */
+    static Map<String, String> serviceEnv(BenchOptions o, int expectedStreams, int expectedTurns) {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("TOKENPIPE_LOG_LEVEL", "WARN");
+        env.put("SYNTHETIC_TTFT_MS", Integer.toString(o.ttftMs));
+        env.put("SYNTHETIC_TOKENS_PER_SECOND", Double.toString(o.rate));
+        env.put("SSE_HEARTBEAT_MS", Integer.toString(o.heartbeatMs));
+        env.put("SSE_MAX_STREAMS", Integer.toString(Math.max(20_000, 2 * expectedStreams)));
+        env.put("API_KEYS", BenchKey.apiKeysEntry()); // authentication on, as in production
+        env.put("RATE_LIMIT_WRITES_PER_SECOND", "0"); // one key drives every simulated client
+        env.put("SSE_MAX_STREAMS_PER_KEY", "0");
+        // The timed replay writes one turn of replay-events tokens, above the server's default bounds on a
+        // turn (SYNTHETIC_MAX_OPTION_TOKENS, MAX_TOKENS_LIMIT): raise them to what this run asks for.
+        String turnTokens = Integer.toString(Math.max(4096, Math.max(o.tokens, o.replayEvents)));
+        env.put("SYNTHETIC_MAX_OPTION_TOKENS", turnTokens);
+        env.put("MAX_TOKENS_LIMIT", turnTokens); // also the default max_tokens of a turn that sets none
+        // The worker must not queue turns: every session's turn runs at once, as the workload intends.
+        env.put("WORKER_MAX_INFLIGHT_TURNS", Integer.toString(Math.max(256, expectedTurns + 16)));
+        return env;
+    }
+
     /** The java that runs this benchmark runs the server too. */
     static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -116,32 +124,53 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** The embedded broker's address when the benchmark chose its port (--kafka-probe), else null. */
-    String kafkaBootstrap() {
+    @Override
+    public String kafkaBootstrap() {
         String port = env.get("EMBEDDED_KAFKA_PORT");
         return mode == BenchOptions.Mode.KAFKA && port != null && !port.equals("0") ? "localhost:" + port : null;
     }
 
-    URI base() {
+    @Override
+    public URI base() {
         return URI.create("http://127.0.0.1:" + port);
+    }
+
+    @Override
+    public List<java.net.InetSocketAddress> streamAddresses() {
+        return List.of(new java.net.InetSocketAddress("127.0.0.1", port));
+    }
+
+    @Override
+    public URI metricsBase() {
+        return base();
+    }
+
+    @Override
+    public long cpuTicks() {
+        return Sampler.cpuTicks(pid());
     }
 
     int port() {
         return port;
     }
 
-    long pid() {
+    @Override
+    public long pid() {
         return process.pid();
     }
 
-    Path log() {
+    @Override
+    public Path log() {
         return log;
     }
 
-    List<String> command() {
+    @Override
+    public List<String> command() {
         return command;
     }
 
-    Map<String, String> env() {
+    @Override
+    public Map<String, String> env() {
         return env;
     }
 
@@ -150,7 +179,8 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** Waits for GET /health to answer 200. */
-    void awaitHealthy(HttpClient http, Duration timeout) throws InterruptedException {
+    @Override
+    public void awaitHealthy(HttpClient http, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
@@ -174,7 +204,8 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** Runs a jcmd command against the server; returns its output. */
-    String jcmd(String... args) throws IOException, InterruptedException {
+    @Override
+    public String jcmd(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(jdkTool("jcmd").toString());
         cmd.add(Long.toString(pid()));

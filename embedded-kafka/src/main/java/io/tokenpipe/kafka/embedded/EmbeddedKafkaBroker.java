@@ -47,6 +47,24 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /**
+     * The broker alone, as its own process: {@code java -cp tokenpipe.jar
+     * io.tokenpipe.kafka.embedded.EmbeddedKafkaBroker DATA_DIR PORT}. The benchmark's multi-process
+     * cluster runs it so that the broker's CPU is not counted as any tokenpipe node's. Prints
+     * {@code ready <bootstrap>} on standard output once clients can connect; stops on SIGTERM.
+     */
+    public static void main(String[] args) {
+        if (args.length != 2) {
+            System.err.println("usage: EmbeddedKafkaBroker DATA_DIR PORT");
+            System.exit(64);
+        }
+        EmbeddedKafkaBroker broker = start(Path.of(args[0]), Integer.parseInt(args[1]));
+        Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "broker-shutdown"));
+        System.out.println("ready " + broker.bootstrapServers());
+        System.out.flush();
+        broker.server.awaitShutdown();
+    }
+
+    /**
      * Starts a broker that keeps its data in {@code dataDir} (formatted on first use, reused after)
      * and listens on {@code port} ({@code 0} picks a free port). Returns once the broker answers.
      */
