@@ -146,7 +146,7 @@ public final class Bench {
             mr.serverEnv = server.env();
             mr.serverLog = out.relativize(server.log()).toString();
             try (Api api = new Api(server.base(), server.streamAddresses())) {
-                server.awaitHealthy(api.http(), Duration.ofSeconds(180));
+                server.awaitHealthy(api.http(), Duration.ofSeconds(300));
                 mr.serverStartSeconds = (System.nanoTime() - t0) / 1e9;
                 progress(o, String.format("%s: server up in %.1f s (pid %d, %s)", label, mr.serverStartSeconds,
                         server.pid(), server.base()));

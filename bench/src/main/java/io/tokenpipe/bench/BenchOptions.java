@@ -65,6 +65,7 @@ public final class BenchOptions {
     public boolean jfr;
     public boolean kafkaProbe;
     public boolean liveHeap = true;
+    public boolean keepData;
     public boolean quiet;
 
     /** The configured ramp, or one that opens ~100 streams a second (at least 5 s, at most 60 s). */
@@ -116,6 +117,7 @@ public final class BenchOptions {
                 case "--jfr" -> o.jfr = true;
                 case "--kafka-probe" -> o.kafkaProbe = true;
                 case "--chaos" -> o.chaos = true;
+                case "--keep-data" -> o.keepData = true;
                 case "--no-live-heap" -> o.liveHeap = false;
                 case "--quiet" -> o.quiet = true;
                 default -> {
@@ -311,6 +313,8 @@ public final class BenchOptions {
                                         to the broker, so leave it off for headline numbers
                   --no-live-heap        skip the forced GC (jcmd GC.run) that measures the live heap while all
                                         streams are held
+                  --keep-data           keep the server's data directory (Kafka's log, state) for a post-mortem;
+                                        its path is printed
                   --quiet               less progress output
 
                 Exit status: 0 when every run delivered every chunk exactly once and in order, 1 when not,

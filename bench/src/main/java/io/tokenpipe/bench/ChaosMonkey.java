@@ -96,7 +96,7 @@ final class ChaosMonkey implements AutoCloseable {
         try {
             Thread.sleep(downMillis);
             node.start();
-            node.awaitReady(http, Duration.ofSeconds(180));
+            node.awaitReady(http, Duration.ofSeconds(300));
             back = ClientLoop.nowMicros();
             progress.accept(String.format("chaos: %s back after %.1f s", node.name, (back - killedAt) / 1e6));
         } catch (IllegalStateException | java.io.IOException e) {

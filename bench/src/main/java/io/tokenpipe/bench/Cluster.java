@@ -35,6 +35,7 @@ final class Cluster implements SystemUnderTest {
     private final List<ClusterNode> deliveries;
     private final Map<String, String> commonEnv;
     private final Path dataDir;
+    private boolean keepData;
 
     private Cluster(ClusterNode broker, ClusterNode ingest, List<ClusterNode> workers, List<ClusterNode> deliveries,
                     Map<String, String> commonEnv, Path dataDir) {
@@ -100,6 +101,7 @@ final class Cluster implements SystemUnderTest {
                         javaCommand(o, jar, "io.tokenpipe.worker.WorkerService"), e, outDir.resolve("cluster-worker-" + i + ".log")));
             }
             Cluster cluster = new Cluster(broker, ingest, workers, deliveries, env, dataDir);
+            cluster.keepData = o.keepData;
             for (ClusterNode n : cluster.services()) {
                 n.start();
                 started.add(n);
@@ -293,6 +295,10 @@ final class Cluster implements SystemUnderTest {
             n.stop();
         }
         broker.stop();
+        if (keepData) {
+            System.err.println("bench: data kept in " + dataDir);
+            return;
+        }
         try (Stream<Path> files = Files.walk(dataDir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException e) {

@@ -28,6 +28,7 @@ final class ServerProcess implements SystemUnderTest {
     private final Process process;
     private final int port;
     private final Path dataDir;
+    private boolean keepData;
     private final Path log;
     private final List<String> command;
     private final Map<String, String> env;
@@ -76,7 +77,9 @@ final class ServerProcess implements SystemUnderTest {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
         Process process = pb.start();
-        return new ServerProcess(mode, process, port, dataDir, log, cmd, env);
+        ServerProcess server = new ServerProcess(mode, process, port, dataDir, log, cmd, env);
+        server.keepData = o.keepData;
+        return server;
     }
 
     /** The settings every benchmarked server gets, whatever its shape: the workload's, and no limit that the
@@ -230,6 +233,10 @@ final class ServerProcess implements SystemUnderTest {
         } catch (InterruptedException e) {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
+        }
+        if (keepData) {
+            System.err.println("bench: data kept in " + dataDir);
+            return;
         }
         try (Stream<Path> files = Files.walk(dataDir)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

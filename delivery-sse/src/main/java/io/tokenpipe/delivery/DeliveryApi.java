@@ -34,13 +34,16 @@ public final class DeliveryApi implements AutoCloseable {
     private final SseEndpoint events;
     private final Transcripts transcripts;
     private final StreamQuota quota;
+    private final AuditSettings audit;
+    private final AccessTrail trail;
+    private final AuditApi auditApi;
     private final Env env;
     private volatile SocketEndpoint socket;
     private final Metrics.AutoCloseableGauge openStreamsGauge;
 
     /** Every environment variable the delivery API reads besides {@link DeliverySettings}. */
-    public static final List<Setting> QUOTA_SETTINGS = java.util.stream.Stream.concat(StreamQuota.SETTINGS.stream(),
-            java.util.stream.Stream.of(SocketEndpoint.MAX_SUBSCRIPTIONS)).toList();
+    public static final List<Setting> QUOTA_SETTINGS = java.util.stream.Stream.of(StreamQuota.SETTINGS,
+            List.of(SocketEndpoint.MAX_SUBSCRIPTIONS), AuditSettings.SETTINGS).flatMap(List::stream).toList();
 
     /** @param partitions the partition count of the topics (sessions are placed by hash over it) */
     public DeliveryApi(DeliverySettings settings, KafkaSettings kafka, Topics topics, int partitions, SessionIndex index) {
@@ -57,6 +60,9 @@ public final class DeliveryApi implements AutoCloseable {
         this.sessionLog = new KafkaSessionLog(kafka, topics.stream(), partitions, settings, this::endStreams);
         this.events = new SseEndpoint(sessionLog, this::plan, settings);
         this.transcripts = new Transcripts(topics, sessionLog, settings.transcriptMaxBytes());
+        this.audit = AuditSettings.from(env);
+        this.trail = new AccessTrail(kafka, topics.auditTrail(), audit.trailWriteTimeout(), java.time.Clock.systemUTC());
+        this.auditApi = new AuditApi(index, trail);
         this.openStreamsGauge = Metrics.gauge(Metrics.OPEN_STREAMS, "Event streams open on delivery nodes", events::openStreams);
     }
 
@@ -69,6 +75,7 @@ public final class DeliveryApi implements AutoCloseable {
     public void register(RoutesConfig routes) {
         routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        auditApi.register(routes);
         socket = new SocketEndpoint(events, quota, TurnCommands.NONE, principal -> { }, token -> {
             throw ApiException.badRequest("unknown_field", "access_token in frames needs access control on this node");
         }, settings.heartbeat(), env);
@@ -83,6 +90,7 @@ public final class DeliveryApi implements AutoCloseable {
     public void register(RoutesConfig routes, TurnCommands commands, AccessControl access) {
         routes.get("/v1/sessions/{sessionId}/events", this::events);
         routes.get("/v1/sessions/{sessionId}/transcript", this::transcript);
+        auditApi.register(routes);
         socket = new SocketEndpoint(events, quota, commands, access::chargeWrite, access::verifyReadToken,
                 settings.heartbeat(), env);
         socket.register(routes);
@@ -135,7 +143,32 @@ public final class DeliveryApi implements AutoCloseable {
 
     /** A stream, counted against its credential's quota while it is open. */
     private void events(Context ctx) throws InterruptedException {
-        withinQuota(ctx, release -> events.handle(ctx, release));
+        Pacer pacer = Pacer.of(ctx.queryParam("pace"), ctx.queryParam("max_gap_ms"), audit.paceMaxGap(), settings.heartbeat());
+        String follow = ctx.queryParam("follow");
+        if (pacer != null && follow != null && !follow.equalsIgnoreCase("false")) {
+            throw ApiException.badRequest("invalid_request", "a paced replay replays what exists: it cannot follow (drop follow)");
+        }
+        if (pacer != null || "false".equalsIgnoreCase(follow)) {
+            // A replay is an audit read: recorded before it is served (a live follow is a user's reading).
+            String sessionId = PathIds.sessionId(ctx);
+            index.existing(sessionId);
+            Map<String, String> detail = new java.util.TreeMap<>();
+            ctx.queryParamMap().forEach((name, values) -> {
+                if (!name.equals(AccessControl.TOKEN_PARAM)) {
+                    detail.put(name, values.getFirst());
+                }
+            });
+            Long lastEventId = SseEndpoint.lastEventId(ctx);
+            if (lastEventId != null) {
+                detail.put("last_event_id", lastEventId.toString());
+            }
+            trail.record(principal(ctx), AccessTrail.REPLAY, sessionId, detail);
+        }
+        withinQuota(ctx, release -> events.handle(ctx, release, pacer));
+    }
+
+    private static io.tokenpipe.common.auth.Principal principal(Context ctx) {
+        return AccessControl.principal(ctx).orElse(io.tokenpipe.common.auth.Principal.open());
     }
 
     /** What answers a request with a stream; {@code onEnd} runs once that stream has ended. */
@@ -164,6 +197,7 @@ public final class DeliveryApi implements AutoCloseable {
         String sessionId = PathIds.sessionId(ctx);
         IndexAnswer answer = index.existing(sessionId);
         boolean withEvents = !"false".equalsIgnoreCase(ctx.queryParam("events"));
+        trail.record(principal(ctx), AccessTrail.TRANSCRIPT, sessionId, Map.of("events", Boolean.toString(withEvents)));
         ctx.json(transcripts.build(answer, withEvents));
     }
 
@@ -194,6 +228,7 @@ public final class DeliveryApi implements AutoCloseable {
     public void close() {
         endStreams();
         sessionLog.close();
+        trail.close();
         openStreamsGauge.close();
     }
 }

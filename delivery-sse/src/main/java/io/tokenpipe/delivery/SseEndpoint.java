@@ -54,13 +54,21 @@ public final class SseEndpoint {
      * answered with a stream (this returned normally). When this throws, no stream began.
      */
     public void handle(Context ctx, Runnable onEnd) throws InterruptedException {
+        handle(ctx, onEnd, null);
+    }
+
+    /**
+     * As {@link #handle(Context, Runnable)}; with a {@code pacer}, a paced replay: what exists now, each
+     * event at its time (it does not follow live events).
+     */
+    void handle(Context ctx, Runnable onEnd, Pacer pacer) throws InterruptedException {
         long arrived = System.nanoTime();
         String sessionId = PathIds.sessionId(ctx);
         Long lastEventId = lastEventId(ctx);
-        boolean follow = !"false".equalsIgnoreCase(ctx.queryParam("follow"));
+        boolean follow = pacer == null && !"false".equalsIgnoreCase(ctx.queryParam("follow"));
         ReplayPlan plan = plan(sessionId, lastEventId);
         stream(ctx, sessionId, plan, lastEventId == null ? -1 : lastEventId, follow,
-                StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd);
+                StreamFormat.nativeEvents(settings.retry().toMillis()), lastEventId != null ? arrived : 0, onEnd, pacer);
     }
 
     /**
@@ -74,6 +82,11 @@ public final class SseEndpoint {
      */
     void stream(Context ctx, String sessionId, ReplayPlan plan, long after, boolean follow, StreamFormat format,
                 long resumeArrivedNanos, Runnable onEnd) {
+        stream(ctx, sessionId, plan, after, follow, format, resumeArrivedNanos, onEnd, null);
+    }
+
+    private void stream(Context ctx, String sessionId, ReplayPlan plan, long after, boolean follow, StreamFormat format,
+                        long resumeArrivedNanos, Runnable onEnd, Pacer pacer) {
         reserveStream();
         HttpServletResponse response = ctx.res();
         response.setStatus(200);
@@ -86,7 +99,7 @@ public final class SseEndpoint {
             // The stream's first write (the format's preamble) commits these headers, after start()
             // registered it, so endStreams() never misses a stream that has begun.
             SseSink sink = new SseSink(response.getOutputStream());
-            ctx.future(() -> start(sessionId, plan, after, follow, sink, format, resumeArrivedNanos, onEnd).done());
+            ctx.future(() -> start(sessionId, plan, after, follow, sink, format, resumeArrivedNanos, onEnd, pacer).done());
         } catch (IOException e) {
             open.decrementAndGet();
             onEnd.run();
@@ -134,13 +147,13 @@ public final class SseEndpoint {
      */
     Started start(String sessionId, ReplayPlan plan, Long lastEventId, boolean follow, StreamSink sink, Runnable onEnd) {
         return start(sessionId, plan, lastEventId == null ? -1 : lastEventId, follow, sink,
-                StreamFormat.nativeEvents(settings.retry().toMillis()), 0, onEnd);
+                StreamFormat.nativeEvents(settings.retry().toMillis()), 0, onEnd, null);
     }
 
     private Started start(String sessionId, ReplayPlan plan, long after, boolean follow, StreamSink sink,
-                          StreamFormat format, long resumeArrivedNanos, Runnable onEnd) {
+                          StreamFormat format, long resumeArrivedNanos, Runnable onEnd, Pacer pacer) {
         SseStream stream = new SseStream(sessionId, plan, after, follow, sink, sessionLog, settings, format)
-                .resumeRequestedAt(resumeArrivedNanos);
+                .resumeRequestedAt(resumeArrivedNanos).paced(pacer);
         streams.add(stream); // before the first byte, so endStreams() never misses a stream
         CompletableFuture<Void> done = stream.start().whenComplete((ok, error) -> {
             open.decrementAndGet();
@@ -156,7 +169,7 @@ public final class SseEndpoint {
      */
     CompletableFuture<Void> follow(String sessionId, ReplayPlan plan, long after, StreamFormat format) {
         reserveStream();
-        return start(sessionId, plan, after, true, new SseSink(OutputStream.nullOutputStream()), format, 0, () -> { })
+        return start(sessionId, plan, after, true, new SseSink(OutputStream.nullOutputStream()), format, 0, () -> { }, null)
                 .done();
     }
 

@@ -48,6 +48,7 @@ final class SseStream {
     private static final Timer RESUME = Metrics.latency(Metrics.RESUME,
             "A stream request with Last-Event-ID arrived to its first event flushed to the client");
     private long resumeRequestedAtNanos; // 0 unless the stream is a resume
+    private Pacer pacer; // null unless the stream is a paced replay
     private final CompletableFuture<Void> done = new CompletableFuture<>();
     private volatile boolean overflowed;
     private volatile Thread thread;
@@ -88,6 +89,12 @@ final class SseStream {
      */
     SseStream resumeRequestedAt(long nanos) {
         this.resumeRequestedAtNanos = nanos;
+        return this;
+    }
+
+    /** Makes the stream a paced replay: each event waits for its time ({@link Pacer}). */
+    SseStream paced(Pacer pacer) {
+        this.pacer = pacer;
         return this;
     }
 
@@ -253,8 +260,12 @@ final class SseStream {
     }
 
     /** Writes the event (as the format shows it) unless the client has it already; true if anything was written. */
-    private boolean send(LogEvent event) throws IOException {
+    private boolean send(LogEvent event) throws IOException, InterruptedException {
         if (event.offset() > lastSent && !format.finished()) {
+            if (pacer != null) {
+                out.flush(); // what came before is on the wire while this one waits
+                out.pace(pacer.await(event, () -> out.heartbeat(format)));
+            }
             lastSent = event.offset();
             return out.event(event, format);
         }

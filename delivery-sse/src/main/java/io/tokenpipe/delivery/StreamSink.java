@@ -22,6 +22,10 @@ interface StreamSink {
     /** Nothing arrived for a heartbeat interval. */
     void heartbeat(StreamFormat format) throws IOException;
 
+    /** Before an event of a paced replay: when it was due and why (SSE only; other sinks send nothing). */
+    default void pace(Pacer.Mark mark) throws IOException {
+    }
+
     /** Pushes what was written to the client. */
     void flush() throws IOException;
 }

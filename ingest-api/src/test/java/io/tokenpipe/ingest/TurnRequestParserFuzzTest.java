@@ -1,6 +1,7 @@
 package io.tokenpipe.ingest;
 
 import io.tokenpipe.common.http.ApiException;
+import io.tokenpipe.testing.JsonMutations;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -25,9 +26,6 @@ class TurnRequestParserFuzzTest {
             1000, "", Duration.ofSeconds(1), List.of());
     private static final String VALID = "{\"prompt\":\"hello\",\"max_tokens\":12,\"temperature\":0.5,\"stop\":[\"x\"],"
             + "\"seed\":3,\"options\":{\"tokens\":5},\"model\":\"synthetic\"}";
-    private static final String[] FRAGMENTS = {"{", "}", "[", "]", ",", ":", "\"", "\\", "\\u0000", "null", "true", "-1",
-            "1e309", "9223372036854775808", "0.0", "\"prompt\"", "\"messages\"", "\"max_tokens\"", "\"options\"", "\"stop\"",
-            "\"seed\"", "\"role\"", "\"content\"", "\"user\"", "\"system\"", "\"temperature\"", "NaN", "\uD800", "é", " "};
 
     private final TurnRequestParser parser = new TurnRequestParser(SETTINGS);
 
@@ -35,7 +33,7 @@ class TurnRequestParserFuzzTest {
     void mutatedBodiesAreParsedWithinLimitsOrRefusedWithA4xx() {
         for (long seed = 0; seed < 5_000; seed++) {
             SplittableRandom random = new SplittableRandom(seed);
-            String body = mutate(VALID, random);
+            String body = JsonMutations.mutate(VALID, random);
             check(body.getBytes(StandardCharsets.UTF_8), random.nextBoolean() ? null : randomKey(random), seed);
         }
     }
@@ -69,28 +67,6 @@ class TurnRequestParserFuzzTest {
         } catch (RuntimeException e) {
             fail("seed " + seed + ": " + e + " for body " + new String(body, StandardCharsets.UTF_8), e);
         }
-    }
-
-    private static String mutate(String valid, SplittableRandom random) {
-        StringBuilder body = new StringBuilder(valid);
-        int edits = random.nextInt(1, 6);
-        for (int i = 0; i < edits; i++) {
-            int at = random.nextInt(0, body.length() + 1);
-            switch (random.nextInt(3)) {
-                case 0 -> body.insert(at, FRAGMENTS[random.nextInt(FRAGMENTS.length)]);
-                case 1 -> {
-                    if (at < body.length()) {
-                        body.delete(at, Math.min(body.length(), at + random.nextInt(1, 8)));
-                    }
-                }
-                default -> {
-                    if (at < body.length()) {
-                        body.setCharAt(at, (char) random.nextInt(0x20, 0x7f));
-                    }
-                }
-            }
-        }
-        return body.toString();
     }
 
     private static String randomKey(SplittableRandom random) {

@@ -5,7 +5,7 @@ import io.tokenpipe.common.event.Json;
 import io.tokenpipe.common.http.ApiException;
 import io.tokenpipe.common.id.Ids;
 
-/** The internal route through which other nodes read the sessions this node holds. */
+/** The internal routes through which other nodes read and search the sessions this node holds. */
 public final class IndexRoutes {
 
     private IndexRoutes() {
@@ -20,6 +20,22 @@ public final class IndexRoutes {
             boolean fresh = Boolean.parseBoolean(ctx.queryParam("fresh"));
             try {
                 ctx.contentType("application/json").result(Json.bytes(index.lookupHere(sessionId, fresh)));
+            } catch (IndexUnavailableException | org.apache.kafka.streams.errors.InvalidStateStoreException e) {
+                throw ApiException.unavailable("index_unavailable", e.getMessage());
+            }
+        });
+        routes.post(SessionIndex.FIND_ROUTE, ctx -> {
+            SessionQuery query;
+            try {
+                query = Json.read(ctx.bodyAsBytes(), SessionQuery.class);
+            } catch (RuntimeException e) {
+                throw ApiException.badRequest("malformed_json", "the body is not a session search");
+            }
+            if (query == null || query.limit() < 1) {
+                throw ApiException.badRequest("invalid_request", "a search needs a limit of 1 or more");
+            }
+            try {
+                ctx.contentType("application/json").result(Json.bytes(index.findHere(query)));
             } catch (IndexUnavailableException | org.apache.kafka.streams.errors.InvalidStateStoreException e) {
                 throw ApiException.unavailable("index_unavailable", e.getMessage());
             }

@@ -13,6 +13,8 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsMetadata;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.StreamsConfig;
@@ -20,6 +22,7 @@ import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.slf4j.Logger;
@@ -33,9 +36,14 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -50,6 +58,12 @@ public final class SessionIndex implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SessionIndex.class);
     private static final Serializer<String> KEYS = Serdes.String().serializer();
     static final String ROUTE = "/internal/v1/session-index/";
+    static final String FIND_ROUTE = "/internal/v1/session-search";
+    /**
+     * Sessions one search examines per partition at most: a filter that matches rarely answers a
+     * short page with a cursor instead of walking a partition's whole history in one request.
+     */
+    static final int EXAMINE_LIMIT = 5_000;
 
     private final KafkaSettings kafka;
     private final Topics topics;
@@ -64,6 +78,7 @@ public final class SessionIndex implements AutoCloseable {
     private volatile HostInfo self;
     private Admin admin;
     private volatile EndOffsets endOffsets;
+    private volatile int partitionCount;
 
     public SessionIndex(KafkaSettings kafka, Topics topics, IndexSettings settings) {
         this(kafka, topics, settings, () -> null);
@@ -188,6 +203,180 @@ public final class SessionIndex implements AutoCloseable {
             throw ApiException.notFound("session_not_found", "no session " + sessionId);
         }
         return answer;
+    }
+
+    /**
+     * The sessions that match, from every node's share of the index: one page in creation order.
+     * Each share answers from its sessions-by-creation store; a page is only returned when every
+     * partition has answered (an audit must not miss sessions silently).
+     *
+     * @throws IndexUnavailableException if some partition did not answer within the lookup timeout
+     */
+    public SessionPage find(SessionQuery query) {
+        long deadline = System.nanoTime() + settings.lookupTimeout().toNanos();
+        RuntimeException last = null;
+        long backoff = 10;
+        while (true) {
+            try {
+                SessionPage page = findOnce(query);
+                if (page != null) {
+                    return page;
+                }
+            } catch (InvalidStateStoreException | IndexUnavailableException | IllegalStateException e) {
+                last = e;
+            } catch (StreamsException e) {
+                last = e;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IndexUnavailableException("not every partition of the session index answered within "
+                        + settings.lookupTimeout(), last);
+            }
+            pause(backoff);
+            backoff = Math.min(backoff * 2, 200);
+        }
+    }
+
+    /** One round of asking every member; {@code null} when some partition had no answer. */
+    private SessionPage findOnce(SessionQuery query) {
+        KafkaStreams s = streams;
+        if (s == null) {
+            return null;
+        }
+        int total = partitionCount();
+        List<PartitionMatches> answers = new ArrayList<>();
+        Set<Integer> covered = new HashSet<>();
+        for (StreamsMetadata member : s.streamsMetadataForStore(IndexTopology.CREATED_STORE)) {
+            PartitionMatches answer = member.hostInfo().equals(self) ? findHere(query) : findRemote(member.hostInfo(), query);
+            if (answer == null) {
+                return null;
+            }
+            answers.add(answer);
+            covered.addAll(answer.partitions());
+        }
+        return covered.size() < total ? null : merge(answers, query.limit());
+    }
+
+    /**
+     * Merges the members' matches into one page. Where a member stopped examining a partition early,
+     * matches beyond that key could be missing from the merge: the page ends there, and its cursor
+     * continues from it.
+     */
+    static SessionPage merge(List<PartitionMatches> answers, int limit) {
+        TreeMap<String, SessionRecord> all = new TreeMap<>();
+        String bound = null;
+        for (PartitionMatches answer : answers) {
+            answer.matches().forEach(m -> all.putIfAbsent(m.key(), m.session()));
+            if (answer.examinedUpTo() != null && (bound == null || answer.examinedUpTo().compareTo(bound) < 0)) {
+                bound = answer.examinedUpTo();
+            }
+        }
+        NavigableMap<String, SessionRecord> usable = bound == null ? all : all.headMap(bound, true);
+        List<SessionRecord> page = new ArrayList<>();
+        String lastKey = null;
+        for (Map.Entry<String, SessionRecord> entry : usable.entrySet()) {
+            if (page.size() == limit) {
+                break;
+            }
+            page.add(entry.getValue());
+            lastKey = entry.getKey();
+        }
+        String next = page.size() == limit ? CreationKey.cursor(lastKey) : bound != null ? CreationKey.cursor(bound) : null;
+        return new SessionPage(page, next);
+    }
+
+    /** Searches the partitions this node holds; used by the internal route other nodes call. */
+    PartitionMatches findHere(SessionQuery query) {
+        KafkaStreams s = streams;
+        if (s == null) {
+            throw new IndexUnavailableException("session index not started");
+        }
+        List<Integer> mine = new ArrayList<>();
+        for (StreamsMetadata member : s.streamsMetadataForStore(IndexTopology.CREATED_STORE)) {
+            if (member.hostInfo().equals(self)) {
+                member.topicPartitions().stream().filter(tp -> tp.topic().equals(topics.sessions()))
+                        .forEach(tp -> mine.add(tp.partition()));
+            }
+        }
+        List<PartitionMatches.Match> matches = new ArrayList<>();
+        String examinedUpTo = null;
+        String first = query.firstKey();
+        String last = query.lastKey();
+        if (first.compareTo(last) > 0) {
+            return new PartitionMatches(matches, mine, null);
+        }
+        for (int partition : mine) {
+            ReadOnlyKeyValueStore<String, String> byCreation = s.store(StoreQueryParameters
+                    .fromNameAndType(IndexTopology.CREATED_STORE, QueryableStoreTypes.<String, String>keyValueStore())
+                    .withPartition(partition));
+            ReadOnlyKeyValueStore<String, SessionRecord> sessions = s.store(StoreQueryParameters
+                    .fromNameAndType(IndexTopology.SESSIONS_STORE, QueryableStoreTypes.<String, SessionRecord>keyValueStore())
+                    .withPartition(partition));
+            int found = 0;
+            int examined = 0;
+            String lastExamined = null;
+            try (KeyValueIterator<String, String> range = byCreation.range(first, last)) {
+                while (range.hasNext() && found < query.limit()) {
+                    if (examined == EXAMINE_LIMIT) {
+                        examinedUpTo = examinedUpTo == null || lastExamined.compareTo(examinedUpTo) < 0 ? lastExamined : examinedUpTo;
+                        break;
+                    }
+                    KeyValue<String, String> entry = range.next();
+                    examined++;
+                    lastExamined = entry.key;
+                    SessionRecord session = sessions.get(entry.value);
+                    if (session != null && query.matches(session)) {
+                        matches.add(new PartitionMatches.Match(entry.key, session));
+                        found++;
+                    }
+                }
+            }
+        }
+        return new PartitionMatches(matches, mine, examinedUpTo);
+    }
+
+    /** Asks another member to search its partitions; {@code null} if it could not answer (yet). */
+    private PartitionMatches findRemote(HostInfo member, SessionQuery query) {
+        URI uri = URI.create("http://" + member.host() + ":" + member.port() + FIND_ROUTE);
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(settings.lookupTimeout())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(query)));
+        String authorization = nodeAuthorization.get();
+        if (authorization != null) {
+            builder.header("Authorization", authorization);
+        }
+        try {
+            HttpResponse<byte[]> response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+            if (response.statusCode() == 200) {
+                return Json.read(response.body(), PartitionMatches.class);
+            }
+            log.debug("index node {} answered {} to a search", member, response.statusCode());
+            return null;
+        } catch (IOException e) {
+            log.debug("index node {} unreachable: {}", member, e.toString());
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IndexUnavailableException("interrupted", e);
+        }
+    }
+
+    /** The partition count of the indexed topics (read once: it is fixed for the topics' life). */
+    private int partitionCount() {
+        int count = partitionCount;
+        if (count == 0) {
+            try {
+                count = admin.describeTopics(List.of(topics.sessions())).allTopicNames()
+                        .get(settings.lookupTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                        .get(topics.sessions()).partitions().size();
+            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                throw new IndexUnavailableException("cannot read the partition count from Kafka", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IndexUnavailableException("interrupted", e);
+            }
+            partitionCount = count;
+        }
+        return count;
     }
 
     /** Answers from this node's stores only; used by the internal route other nodes call. */

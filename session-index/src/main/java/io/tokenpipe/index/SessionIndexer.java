@@ -11,6 +11,7 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
@@ -29,6 +30,7 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
     private ProcessorContext<Void, Void> context;
     private KeyValueStore<String, SessionRecord> sessions;
     private KeyValueStore<String, Long> positions;
+    private KeyValueStore<String, String> byCreation;
 
     SessionIndexer(Topics topics, IndexProgress progress) {
         this.topics = topics;
@@ -40,6 +42,8 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
         this.context = context;
         this.sessions = context.getStateStore(IndexTopology.SESSIONS_STORE);
         this.positions = context.getStateStore(IndexTopology.POSITIONS_STORE);
+        this.byCreation = context.getStateStore(IndexTopology.CREATED_STORE);
+        fillCreatedStore();
         // The stores are restored by now: seed this node's progress with what they remember.
         int partition = context.taskId().partition();
         for (String topic : topics.indexed()) {
@@ -87,6 +91,9 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
             SessionCreated created = Json.read(value, SessionCreated.class);
             if (session.createdAt() == null) {
                 sessions.put(sessionId, session.created(created.createdAt(), created.metadata()));
+                if (created.createdAt() != null) {
+                    byCreation.put(CreationKey.of(created.createdAt(), sessionId), sessionId);
+                }
             }
         } else if (topic.equals(topics.prompts())) {
             PromptSubmitted prompt = Json.read(value, PromptSubmitted.class);
@@ -97,9 +104,10 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
             // A second prompt with a turn id already known is a retried request: the first one is the turn.
             sessions.put(sessionId, session.upsert(prompt.turnId(),
                     () -> TurnRecord.queued(prompt.turnId(), prompt.clientRequestId(), prompt.requestHash(), offset,
-                            prompt.submittedAt()),
+                            prompt.submittedAt(), prompt.model()),
                     t -> t.requestHash() != null ? t
-                            : t.withPrompt(prompt.clientRequestId(), prompt.requestHash(), offset, prompt.submittedAt())));
+                            : t.withPrompt(prompt.clientRequestId(), prompt.requestHash(), offset, prompt.submittedAt(),
+                            prompt.model())));
         } else if (topic.equals(topics.turns())) {
             TurnMark mark = Json.read(value, TurnMark.class);
             if (mark.v() != TurnMark.VERSION || mark.turnId() == null || mark.type() == null) {
@@ -107,6 +115,26 @@ final class SessionIndexer implements Processor<String, byte[], Void, Void> {
             }
             sessions.put(sessionId, session.upsert(mark.turnId(), () -> TurnRecord.fromMark(mark), t -> t.with(mark)));
             advanceStreamMark(meta.partition(), mark.streamOffset());
+        }
+    }
+
+    /**
+     * An index built before the creation-time store existed has sessions and an empty store: fill it
+     * once from the sessions store, so that searches find the sessions of before the upgrade too.
+     */
+    private void fillCreatedStore() {
+        try (KeyValueIterator<String, String> any = byCreation.all()) {
+            if (any.hasNext()) {
+                return;
+            }
+        }
+        try (KeyValueIterator<String, SessionRecord> all = sessions.all()) {
+            while (all.hasNext()) {
+                SessionRecord session = all.next().value;
+                if (session != null && session.createdAt() != null) {
+                    byCreation.put(CreationKey.of(session.createdAt(), session.sessionId()), session.sessionId());
+                }
+            }
         }
     }
 

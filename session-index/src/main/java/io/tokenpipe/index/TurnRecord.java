@@ -14,6 +14,7 @@ import java.time.Instant;
  *
  * @param startedOffset stream offset of the turn's {@code turn.started} event
  * @param endOffset     stream offset of its terminal event ({@code turn.completed} or {@code turn.failed})
+ * @param model         the model the prompt asked for ({@code null} until the prompt is seen)
  */
 public record TurnRecord(
         String turnId,
@@ -24,7 +25,14 @@ public record TurnRecord(
         Long startedOffset,
         Long endOffset,
         Status status,
-        String finishReason) {
+        String finishReason,
+        String model) {
+
+    /** A turn whose model is not known (yet). */
+    public TurnRecord(String turnId, String clientRequestId, String requestHash, Long promptOffset, Instant submittedAt,
+                      Long startedOffset, Long endOffset, Status status, String finishReason) {
+        this(turnId, clientRequestId, requestHash, promptOffset, submittedAt, startedOffset, endOffset, status, finishReason, null);
+    }
 
     public enum Status {
         QUEUED, RUNNING, COMPLETED, FAILED;
@@ -45,8 +53,9 @@ public record TurnRecord(
     }
 
     /** A turn first seen through its prompt. */
-    static TurnRecord queued(String turnId, String clientRequestId, String requestHash, long promptOffset, Instant submittedAt) {
-        return new TurnRecord(turnId, clientRequestId, requestHash, promptOffset, submittedAt, null, null, Status.QUEUED, null);
+    static TurnRecord queued(String turnId, String clientRequestId, String requestHash, long promptOffset, Instant submittedAt,
+                             String model) {
+        return new TurnRecord(turnId, clientRequestId, requestHash, promptOffset, submittedAt, null, null, Status.QUEUED, null, model);
     }
 
     /** A turn first seen through a mark (its prompt not yet indexed). */
@@ -55,8 +64,9 @@ public record TurnRecord(
     }
 
     /** What the prompt tells, added to whatever the marks told already. */
-    TurnRecord withPrompt(String requestId, String hash, long offset, Instant submitted) {
-        return new TurnRecord(turnId, requestId, hash, offset, submitted, startedOffset, endOffset, status, finishReason);
+    TurnRecord withPrompt(String requestId, String hash, long offset, Instant submitted, String promptModel) {
+        return new TurnRecord(turnId, requestId, hash, offset, submitted, startedOffset, endOffset, status, finishReason,
+                promptModel);
     }
 
     /** What a mark tells, added; marks of one turn may only move it forward. */
@@ -67,13 +77,13 @@ public record TurnRecord(
         return switch (mark.type()) {
             case TurnStarted.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted,
                     startedOffset == null ? mark.streamOffset() : Math.min(startedOffset, mark.streamOffset()),
-                    endOffset, finished() ? status : Status.RUNNING, finishReason);
+                    endOffset, finished() ? status : Status.RUNNING, finishReason, model);
             case TurnCompleted.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset,
-                    mark.streamOffset(), Status.COMPLETED, mark.outcome());
+                    mark.streamOffset(), Status.COMPLETED, mark.outcome(), model);
             case TurnFailed.TYPE -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset,
-                    mark.streamOffset(), Status.FAILED, mark.outcome());
+                    mark.streamOffset(), Status.FAILED, mark.outcome(), model);
             default -> new TurnRecord(turnId, requestId, requestHash, prompt, submitted, startedOffset, endOffset,
-                    finished() ? status : Status.RUNNING, finishReason); // turn.resumed
+                    finished() ? status : Status.RUNNING, finishReason, model); // turn.resumed
         };
     }
 }

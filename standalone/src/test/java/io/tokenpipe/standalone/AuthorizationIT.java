@@ -197,6 +197,27 @@ class AuthorizationIT {
     }
 
     @Test
+    void theSessionSearchTakesAnAuditKeyAndTheAccessTrailAnAdminKey() {
+        Route search = new Route("GET", "/v1/sessions?limit=1", "", Set.of(200));
+        expect(search, null, 401, "unauthorized");
+        for (String wrong : List.of(TestAuth.SUBMIT_KEY, TestAuth.READ_KEY, TestAuth.METRICS_KEY, sessionToken)) {
+            expect(search, wrong, 403, "insufficient_scope");
+        }
+        assertEquals(200, search.call(TestAuth.AUDIT_KEY).status());
+        assertEquals(200, search.call(TestAuth.ADMIN_KEY).status());
+
+        Route trail = new Route("GET", "/v1/audit/trail?limit=1", "", Set.of(200));
+        expect(trail, null, 401, "unauthorized");
+        for (String wrong : List.of(TestAuth.SUBMIT_KEY, TestAuth.READ_KEY, TestAuth.AUDIT_KEY, TestAuth.METRICS_KEY, sessionToken)) {
+            expect(trail, wrong, 403, "insufficient_scope");
+        }
+        assertEquals(200, trail.call(TestAuth.ADMIN_KEY).status());
+
+        Route search2 = new Route("POST", "/internal/v1/session-search", "{\"limit\":1}", Set.of(200));
+        expect(search2, TestAuth.AUDIT_KEY, 403, "insufficient_scope");
+    }
+
+    @Test
     void healthAndTheWebPageNeedNoCredentialAndThePageIsLockedDown() {
         assertEquals(200, api.as(null).get("/health").status());
         ApiClient.Response page = api.as(null).get("/");

@@ -41,8 +41,13 @@ public final class AccessRules {
             // A read token's holder already sees every event of its session, prompts included.
             AccessRule.of("GET", "/v1/sessions/{sessionId}/transcript", Access.keyWith(AUDIT).orSessionToken()),
 
+            // Auditors' search over every session (delivery-sse's AuditApi), and the trail of audit reads.
+            AccessRule.of("GET", "/v1/sessions", Access.keyWith(AUDIT)),
+            AccessRule.of("GET", "/v1/audit/trail", Access.admin()),
+
             // The session index's lookups between nodes (session-index's SessionIndex.ROUTE).
             AccessRule.of("GET", "/internal/v1/session-index/{sessionId}", Access.NODE),
+            AccessRule.of("POST", "/internal/v1/session-search", Access.NODE),
 
             // The OpenAI-compatible endpoint (delivery-sse's ChatCompletions): creating one submits a
             // turn; reading one again (a resume) needs a key that may read or that could have created it.

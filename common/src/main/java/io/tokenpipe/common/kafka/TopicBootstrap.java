@@ -103,6 +103,10 @@ public final class TopicBootstrap {
                 new NewTopic(topics.turns(), partitions, rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
                         TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.streamRetention().toMillis()))),
+                // The access trail: one partition (one order of reads), never compacted, kept as configured.
+                new NewTopic(topics.auditTrail(), Optional.of(1), rf).configs(Map.of(
+                        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+                        TopicConfig.RETENTION_MS_CONFIG, Long.toString(topics.auditTrailRetention().toMillis()))),
                 // Cancellations matter for seconds; a day is plenty.
                 new NewTopic(topics.control(), Optional.of(1), rf).configs(Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,

@@ -24,7 +24,9 @@ public record Topics(
         int partitions,
         short replicationFactor,
         Duration promptsRetention,
-        Duration streamRetention) {
+        Duration streamRetention,
+        String auditTrail,
+        Duration auditTrailRetention) {
 
     public static final Setting SESSIONS = Setting.of("TOPIC_SESSIONS", "tokenpipe.sessions",
             "Compacted topic of created sessions.");
@@ -45,8 +47,13 @@ public record Topics(
     public static final Setting STREAM_RETENTION_MS = Setting.of("TOPIC_STREAM_RETENTION_MS", "604800000",
             "Retention of the stream topic (default 7 days): how long sessions can be resumed and replayed.");
 
+    public static final Setting AUDIT_TRAIL = Setting.of("TOPIC_AUDIT_TRAIL", "tokenpipe.audit-trail",
+            "Append-only topic of the access trail: one record per audit read (search, transcript, replay), who made it and when.");
+    public static final Setting AUDIT_TRAIL_RETENTION_MS = Setting.of("TOPIC_AUDIT_TRAIL_RETENTION_MS", "-1",
+            "Retention of the access trail topic; -1 (the default) keeps it forever.");
+
     public static final List<Setting> SETTINGS = List.of(SESSIONS, PROMPTS, STREAM, TURNS, CONTROL, PARTITIONS, REPLICATION_FACTOR,
-            PROMPTS_RETENTION_MS, STREAM_RETENTION_MS);
+            PROMPTS_RETENTION_MS, STREAM_RETENTION_MS, AUDIT_TRAIL, AUDIT_TRAIL_RETENTION_MS);
 
     public static Topics from(Env env) {
         int rf = env.integer(REPLICATION_FACTOR);
@@ -54,10 +61,14 @@ public record Topics(
             throw new io.tokenpipe.common.config.ConfigException(
                     REPLICATION_FACTOR.name() + " must be -1 or a positive number, got " + rf);
         }
+        if (env.longValue(AUDIT_TRAIL_RETENTION_MS) < -1) {
+            throw new io.tokenpipe.common.config.ConfigException(AUDIT_TRAIL_RETENTION_MS.name() + " must be -1 or more");
+        }
         return new Topics(env.required(SESSIONS), env.required(PROMPTS), env.required(STREAM), env.required(TURNS),
                 env.required(CONTROL),
                 env.positiveInteger(PARTITIONS), (short) rf,
-                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS));
+                env.millis(PROMPTS_RETENTION_MS), env.millis(STREAM_RETENTION_MS), env.required(AUDIT_TRAIL),
+                Duration.ofMillis(env.longValue(AUDIT_TRAIL_RETENTION_MS)));
     }
 
     public static Topics defaults() {
@@ -67,12 +78,12 @@ public record Topics(
     /** The same topics under other names: lets tests run isolated from each other on one broker. */
     public Topics withPrefix(String prefix) {
         return new Topics(prefix + sessions, prefix + prompts, prefix + stream, prefix + turns, prefix + control, partitions,
-                replicationFactor, promptsRetention, streamRetention);
+                replicationFactor, promptsRetention, streamRetention, prefix + auditTrail, auditTrailRetention);
     }
 
     public Topics withPartitions(int count) {
         return new Topics(sessions, prompts, stream, turns, control, count, replicationFactor, promptsRetention,
-                streamRetention);
+                streamRetention, auditTrail, auditTrailRetention);
     }
 
     /** The co-partitioned topics: a session lives on the same partition number in each. */

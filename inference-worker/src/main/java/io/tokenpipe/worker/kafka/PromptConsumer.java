@@ -43,6 +43,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -415,7 +416,7 @@ public final class PromptConsumer implements AutoCloseable {
                     }
                     partition.recovered = recovered.turns();
                     attached = writer.attach(tp, new StreamWriter.Start(committed == null ? 0 : committed.offset(),
-                            recovered.streamEnd(), recovered.marks()));
+                            recovered.streamEnd(), recovered.marks(), unfinished(recovered)));
                     partition.writer = attached;
                 }
                 attached.ready(settings.writeTimeout().multipliedBy(2));
@@ -434,6 +435,17 @@ public final class PromptConsumer implements AutoCloseable {
                 return;
             }
         }
+    }
+
+    /** The turns a take-over found running, at the offsets of their first events. */
+    private static Map<String, Long> unfinished(StreamRecovery.Result recovered) {
+        Map<String, Long> unfinished = new HashMap<>();
+        recovered.turns().forEach((turnId, progress) -> {
+            if (!progress.finished() && progress.startedOffset() >= 0) {
+                unfinished.put(turnId, progress.startedOffset());
+            }
+        });
+        return unfinished;
     }
 
     /** Initialises another worker's transactional id, which fences every producer of it. */

@@ -131,8 +131,19 @@ public final class StreamWriter implements AutoCloseable {
      * @param promptPosition the committed offset of the prompts partition
      * @param streamEnd      the end of the stream partition after the previous owner was fenced
      * @param repairs        marks of boundary events the previous owner may not have marked
+     * @param unfinished     turns the previous owner left running, by id, at the offset of their first event:
+     *                       until this owner has their prompts again, its commits must still point a later
+     *                       owner at those events
      */
-    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
+    public record Start(long promptPosition, long streamEnd, List<TurnMark> repairs, Map<String, Long> unfinished) {
+        public Start {
+            unfinished = Map.copyOf(unfinished);
+        }
+
+        public Start(long promptPosition, long streamEnd, List<TurnMark> repairs) {
+            this(promptPosition, streamEnd, repairs, Map.of());
+        }
+
         public static Start empty() {
             return new Start(0, 0, List.of());
         }
@@ -160,8 +171,17 @@ public final class StreamWriter implements AutoCloseable {
     private record Detach(Part part, boolean handOver) implements Request {
     }
 
-    /** A turn whose prompt is not yet behind the committed position: the next owner must see its events. */
+    /**
+     * A turn whose prompt is not yet behind the committed position: the next owner must see its events.
+     * A turn taken over from the previous owner is known by its first event before its prompt is fetched
+     * again ({@link #PROMPT_NOT_YET_FETCHED}).
+     */
     private record Turn(long promptOffset, long startedOffset) {
+        static final long PROMPT_NOT_YET_FETCHED = -1;
+
+        boolean behind(long position) {
+            return promptOffset != PROMPT_NOT_YET_FETCHED && promptOffset < position;
+        }
     }
 
     /**
@@ -219,6 +239,11 @@ public final class StreamWriter implements AutoCloseable {
             this.tracker = new OffsetTracker(start.promptPosition());
             this.streamEnd = start.streamEnd();
             this.repairs = start.repairs();
+            // Without these, this owner's first commit would say "scan from the stream's end" while the
+            // previous owner's turns are still to be continued: a third owner, taking over before their
+            // prompts came back, would not find their first events and would start them again at index 0.
+            start.unfinished().forEach((turnId, startedOffset) ->
+                    inflight.put(turnId, new Turn(Turn.PROMPT_NOT_YET_FETCHED, startedOffset)));
         }
 
         OffsetAndMetadata offsets() {
@@ -527,7 +552,8 @@ public final class StreamWriter implements AutoCloseable {
                 }
                 case Accepted a -> a.part().tracker.accepted(a.promptOffset());
                 case Skip s -> s.part().tracker.done(s.promptOffset());
-                case Inflight f -> f.part().inflight.putIfAbsent(f.turnId(), new Turn(f.promptOffset(), f.startedOffset()));
+                case Inflight f -> f.part().inflight.merge(f.turnId(), new Turn(f.promptOffset(), f.startedOffset()),
+                        (known, fetched) -> known.promptOffset() == Turn.PROMPT_NOT_YET_FETCHED ? fetched : known);
                 case Attach a -> {
                     Part part = a.part();
                     Part earlier = parts.put(part.number, part);
@@ -764,7 +790,7 @@ public final class StreamWriter implements AutoCloseable {
             // A finished turn stays listed until the committed position passes its prompt: until then the
             // next owner would fetch that prompt again and must find the turn's final event.
             long position = part.tracker.position();
-            part.inflight.values().removeIf(t -> t.promptOffset() < position);
+            part.inflight.values().removeIf(t -> t.behind(position));
             if (part.handOver && part.events.isEmpty() && requestsOf(part) == 0) {
                 part.drained = true;
             }

@@ -229,6 +229,26 @@ class StreamWriterTest {
         await(() -> partitions(streamRecords(producer)).contains(1), "the other partition goes on");
     }
 
+    @Test
+    void aTakenOverTurnKeepsTheNextOwnerScanningFromItsFirstEventUntilItsPromptIsBehind() throws Exception {
+        MockProducer<String, byte[]> producer = producer(true);
+        writer = writer(producer, producer(true), (p, from) -> List.of(), tp -> true, WAIT);
+        // The previous owner left turn "t" running: its first event at offset 40, the log now ends at 100.
+        PartitionWriter p0 = writer.attach(P0, new StreamWriter.Start(3, 100, List.of(), java.util.Map.of("t", 40L))).ready(WAIT);
+
+        assertEquals(40L, StreamRecovery.Ownership.of(lastCommitted(producer, P0)).scanFrom(),
+                "an owner dying before it fetched the turn's prompt again must not send the next one past its events");
+
+        p0.accepted(3); // the prompt comes back and the turn goes on, then ends
+        p0.inflight("t", 3, 40);
+        p0.finish(completed(1), 3);
+        p0.closeForHandover(WAIT);
+
+        OffsetAndMetadata last = lastCommitted(producer, P0);
+        assertEquals(4, last.offset());
+        assertEquals(100L, StreamRecovery.Ownership.of(last).scanFrom(), "once its prompt is behind, the turn no longer holds the scan back");
+    }
+
     private StreamWriter writer(MockProducer<String, byte[]> first, MockProducer<String, byte[]> replacement,
                                 BiFunction<Integer, Long, List<StreamRecovery.Landed>> log,
                                 Predicate<TopicPartition> owner, Duration writeTimeout) {
