@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The read side of the HTTP API: a session's events as Server-Sent Events (live, resumed, or
@@ -138,6 +139,24 @@ public final class DeliveryApi implements AutoCloseable {
     /** Streams open on this node. */
     public int openStreams() {
         return events.openStreams();
+    }
+
+    /** The stream partitions this node's live tail reads now: those its clients follow (and the recently left). */
+    public Set<Integer> tailPartitions() {
+        return sessionLog.tail().assigned();
+    }
+
+    /** Records of {@code partition} this node's live tail has read since it started. */
+    public long tailRecordsRead(int partition) {
+        return sessionLog.tail().recordsRead(partition);
+    }
+
+    /** The live tail's reads so far, for {@code /metrics/runtime}: partitions read now, records and bytes read. */
+    public Map<String, java.util.function.Supplier<Object>> tailGauges() {
+        StreamTail tail = sessionLog.tail();
+        return Map.of("tail_partitions", () -> tail.assigned().size(),
+                "tail_records_read", tail::recordsRead,
+                "tail_bytes_read", tail::bytesRead);
     }
 
     /** WebSockets open on this node (each may follow many sessions; those count in {@link #openStreams()}). */

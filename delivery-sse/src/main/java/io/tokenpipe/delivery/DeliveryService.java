@@ -109,7 +109,10 @@ public final class DeliveryService implements AutoCloseable {
             checks.put("stream_tail", api::healthy);
             checks.put("session_keys", keys::healthy);
             Health.register(config.routes, checks);
-            RuntimeMetrics.register(config.routes, Map.of("open_streams", api::openStreams, "open_sockets", api::openSockets));
+            Map<String, java.util.function.Supplier<Object>> gauges = new LinkedHashMap<>(api.tailGauges());
+            gauges.put("open_streams", api::openStreams);
+            gauges.put("open_sockets", api::openSockets);
+            RuntimeMetrics.register(config.routes, gauges);
         }).start(settings.httpPort());
         index.start(http.port());
         sweeper.start();

@@ -19,7 +19,9 @@ public record DeliverySettings(
         int recentEvents,
         long recentEventsBytes,
         Duration historyWait,
-        long transcriptMaxBytes) {
+        long transcriptMaxBytes,
+        Duration partitionDetachGrace,
+        long recentEventsNodeBytes) {
 
     public static final Setting HTTP_PORT = Setting.of("DELIVERY_HTTP_PORT", "8082", "HTTP port of delivery-sse.");
     public static final Setting HEARTBEAT_MS = Setting.of("SSE_HEARTBEAT_MS", "15000",
@@ -47,15 +49,27 @@ public record DeliverySettings(
     public static final Setting TRANSCRIPT_MAX_BYTES = Setting.of("TRANSCRIPT_MAX_BYTES", "33554432",
             "Largest transcript built in memory, counted in bytes of the session's stored events; a larger session's transcript is answered 413 (its events can still be replayed as a stream with ?follow=false).");
 
+    public static final Setting PARTITION_DETACH_MS = Setting.of("SSE_PARTITION_DETACH_MS", "30000",
+            "How long the live tail keeps reading a partition (and its recent-events ring) after the last stream of this node on it ended; a node reads only the partitions its clients follow, and a client that comes back within this time is served from the ring.");
+
+    public static final Setting RECENT_EVENTS_NODE_BYTES = Setting.of("SSE_RECENT_EVENTS_NODE_BYTES", "268435456",
+            "Bytes of event JSON the live tail keeps in memory across all partitions at most: each partition's ring is bounded by this divided by the topic's partition count when that is below SSE_RECENT_EVENTS_BYTES (256 MiB over 256 partitions: 1 MiB each), so a node following sessions on every partition of a many-partition topic stays within its heap.");
+
     public static final List<Setting> SETTINGS = List.of(HTTP_PORT, HEARTBEAT_MS, RETRY_MS, CLIENT_QUEUE_EVENTS,
             HISTORY_READERS, MAX_STREAMS, WEB_INGEST_URL, CORS_ORIGINS, RECENT_EVENTS, RECENT_EVENTS_BYTES,
-            HISTORY_WAIT_MS, TRANSCRIPT_MAX_BYTES);
+            HISTORY_WAIT_MS, TRANSCRIPT_MAX_BYTES, PARTITION_DETACH_MS, RECENT_EVENTS_NODE_BYTES);
+
+    /** The byte bound of one partition's ring: the per-partition bound, or the node's share of its budget if smaller. */
+    long recentEventsBytesPerPartition(int partitions) {
+        return Math.max(1, Math.min(recentEventsBytes, recentEventsNodeBytes / Math.max(1, partitions)));
+    }
 
     public static DeliverySettings from(Env env) {
         return new DeliverySettings(env.integer(HTTP_PORT), env.millis(HEARTBEAT_MS), env.millis(RETRY_MS),
                 env.positiveInteger(CLIENT_QUEUE_EVENTS), env.positiveInteger(HISTORY_READERS),
                 env.positiveInteger(MAX_STREAMS), env.string(WEB_INGEST_URL), env.list(CORS_ORIGINS),
                 env.positiveInteger(RECENT_EVENTS), env.positiveLong(RECENT_EVENTS_BYTES),
-                env.millis(HISTORY_WAIT_MS), env.positiveLong(TRANSCRIPT_MAX_BYTES));
+                env.millis(HISTORY_WAIT_MS), env.positiveLong(TRANSCRIPT_MAX_BYTES), env.millis(PARTITION_DETACH_MS),
+                env.positiveLong(RECENT_EVENTS_NODE_BYTES));
     }
 }

@@ -13,11 +13,14 @@ import io.tokenpipe.common.log.SessionLog;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
  * The stream topic as a {@link SessionLog}: live events and recent ones from the node's single
- * {@link StreamTail} and its rings, the past from the shared {@link HistoryReader}s.
+ * {@link StreamTail} and its rings, the past from the shared {@link HistoryReader}s. A subscription
+ * attaches its session's partition to the tail for as long as it lasts, so the node reads only the
+ * partitions its clients follow.
  */
 final class KafkaSessionLog implements SessionLog, AutoCloseable {
 
@@ -41,7 +44,8 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
         this.partitions = partitions;
         this.codec = codec;
         this.history = new HistoryReader(kafka, topic, settings.historyReaders(), settings.historyWait(), this::event);
-        this.tail = new StreamTail(kafka, topic, subscriptions, settings.recentEvents(), settings.recentEventsBytes(), onTailFailure,
+        this.tail = new StreamTail(kafka, topic, partitions, subscriptions, settings.recentEvents(),
+                settings.recentEventsBytesPerPartition(partitions), settings.partitionDetachGrace(), onTailFailure,
                 this::event);
     }
 
@@ -58,6 +62,11 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
 
     boolean healthy() {
         return tail.healthy();
+    }
+
+    /** The live tail: which partitions it reads, and how much it has read. */
+    StreamTail tail() {
+        return tail;
     }
 
     /**
@@ -151,9 +160,28 @@ final class KafkaSessionLog implements SessionLog, AutoCloseable {
         return ring != null && ring.covers(offset);
     }
 
+    /**
+     * Listens first, then attaches the partition: whatever the tail reads from the attach position on
+     * reaches the listener, and the stream reads anything before it from the log (up to an end it
+     * looks up after this returns, so no later than the attach position).
+     */
     @Override
-    public Subscription subscribe(String sessionId, Consumer<LogEvent> listener) {
-        return subscriptions.add(sessionId, listener);
+    public Subscription subscribe(String sessionId, Consumer<LogEvent> listener) throws InterruptedException {
+        int partition = partitionOf(sessionId);
+        Subscription listening = subscriptions.add(sessionId, listener);
+        try {
+            tail.attach(partition, history::end);
+        } catch (InterruptedException | RuntimeException e) {
+            listening.close();
+            throw e;
+        }
+        AtomicBoolean closed = new AtomicBoolean();
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                listening.close();
+                tail.detach(partition);
+            }
+        };
     }
 
     @Override

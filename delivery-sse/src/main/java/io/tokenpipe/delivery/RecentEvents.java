@@ -16,11 +16,15 @@ import java.util.List;
  *
  * <p>It is bounded twice: by events and by bytes of the events' JSON, since one {@code turn.started}
  * carries its whole prompt and a ring of a few thousand of those would hold gigabytes. The newest
- * event is always kept, whatever its size.
+ * event is always kept, whatever its size. Its array grows as events arrive, up to the bound, so a
+ * partition attached for a quiet session costs a few kilobytes, not the full bound.
  */
 final class RecentEvents {
 
-    private final LogEvent[] events;
+    private static final int INITIAL_SLOTS = 64;
+
+    private final int capacity;
+    private LogEvent[] events;
     private final long maxBytes;
     private long bytes;
     private int oldest;
@@ -38,7 +42,8 @@ final class RecentEvents {
      * @param position where the tail starts reading this partition
      */
     RecentEvents(int capacity, long maxBytes, long position) {
-        this.events = new LogEvent[capacity];
+        this.capacity = capacity;
+        this.events = new LogEvent[Math.min(capacity, INITIAL_SLOTS)];
         this.maxBytes = maxBytes;
         this.start = position;
         this.next = position;
@@ -46,7 +51,11 @@ final class RecentEvents {
 
     synchronized void append(LogEvent event) {
         if (size == events.length) {
-            evictOldest();
+            if (events.length < capacity) {
+                grow();
+            } else {
+                evictOldest();
+            }
         }
         events[(oldest + size) % events.length] = event;
         size++;
@@ -55,6 +64,16 @@ final class RecentEvents {
             evictOldest();
         }
         next = Math.max(next, event.offset() + 1);
+    }
+
+    /** Doubles the array (up to the capacity), the oldest event first. */
+    private void grow() {
+        LogEvent[] larger = new LogEvent[(int) Math.min(capacity, 2L * events.length)];
+        for (int i = 0; i < size; i++) {
+            larger[i] = events[(oldest + i) % events.length];
+        }
+        events = larger;
+        oldest = 0;
     }
 
     private void evictOldest() {

@@ -66,6 +66,26 @@ class RecentEventsTest {
     }
 
     @Test
+    void aRingThatGrowsPastItsFirstArrayKeepsEveryEventInOrderThenEvictsAtItsCapacity() {
+        RecentEvents ring = new RecentEvents(1000, 0);
+        for (long offset = 0; offset < 1500; offset++) {
+            if (offset % 7 == 3) {
+                ring.advanceTo(offset + 1); // a marker now and then
+                continue;
+            }
+            ring.append(event(offset, offset % 2 == 0 ? "even" : "odd"));
+        }
+        List<Long> kept = offsets(ring.since(ring.coverageStart(), "even"));
+        assertEquals(1000, kept.size() + offsets(ring.since(ring.coverageStart(), "odd")).size(), "exactly the capacity kept");
+        assertEquals(1498L, kept.getLast());
+        for (int i = 1; i < kept.size(); i++) {
+            assertTrue(kept.get(i) > kept.get(i - 1), "in offset order after growing and wrapping");
+        }
+        assertNull(ring.since(ring.coverageStart() - 1, "even"));
+        assertEquals(List.of(1498L), offsets(ring.since(1497, "even")));
+    }
+
+    @Test
     void beforeTheTailStartedNothingIsCovered() {
         RecentEvents ring = new RecentEvents(4, 50);
         assertNull(ring.since(49, "s"));

@@ -41,7 +41,7 @@ class SlowClientIT {
         Topics topics = SharedKafka.freshTopics("slow", 1);
         String session = "s_slow";
         DeliverySettings settings = new DeliverySettings(0, Duration.ofSeconds(30), Duration.ofSeconds(1), 4, 2, 10,
-                "", List.of(), 16, 1 << 20, Duration.ofSeconds(5), 1 << 24);
+                "", List.of(), 16, 1 << 20, Duration.ofSeconds(5), 1 << 24, Duration.ofSeconds(30), 1 << 28);
         // A ring (16 events) smaller than the backlog: the catch-up must come from Kafka, not the tail's memory.
         KafkaSessionLog log = new KafkaSessionLog(SharedKafka.settings(), topics.stream(), 1, settings, () -> { }).start();
         StuckSocket socket = new StuckSocket();

@@ -40,7 +40,7 @@ class SseEndpointTest {
     void start() {
         // A live queue of 4 events: a client that falls behind must catch up from the log.
         DeliverySettings settings = new DeliverySettings(0, Duration.ofSeconds(30), Duration.ofSeconds(1), 4, 1, 100,
-                "", List.of(), 16, 1 << 20, Duration.ofSeconds(5), 1 << 24);
+                "", List.of(), 16, 1 << 20, Duration.ofSeconds(5), 1 << 24, Duration.ofSeconds(30), 1 << 28);
         SseEndpoint endpoint = new SseEndpoint(log, (sessionId, lastEventId) -> {
             if (!Set.of(SESSION, "s_other").contains(sessionId)) {
                 throw ApiException.notFound("session_not_found", "no session " + sessionId);

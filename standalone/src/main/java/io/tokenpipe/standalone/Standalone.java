@@ -180,10 +180,11 @@ public final class Standalone implements AutoCloseable {
                 checks.put("session_keys", keys::healthy);
                 checks.put("inference_worker", () -> workerRef.get() != null && workerRef.get().healthy());
                 Health.register(config.routes, checks);
-                RuntimeMetrics.register(config.routes, Map.of(
-                        "open_streams", delivery::openStreams,
-                        "open_sockets", delivery::openSockets,
-                        "inflight_turns", () -> workerRef.get() == null ? 0 : workerRef.get().consumer().inflightTurns()));
+                Map<String, java.util.function.Supplier<Object>> gauges = new LinkedHashMap<>(delivery.tailGauges());
+                gauges.put("open_streams", delivery::openStreams);
+                gauges.put("open_sockets", delivery::openSockets);
+                gauges.put("inflight_turns", () -> workerRef.get() == null ? 0 : workerRef.get().consumer().inflightTurns());
+                RuntimeMetrics.register(config.routes, gauges);
             }).start(settings.httpPort());
             // Streams end before the HTTP server stops, so each completes while its request is alive;
             // clients reconnect with Last-Event-ID.

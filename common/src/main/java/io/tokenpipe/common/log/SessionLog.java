@@ -51,7 +51,9 @@ public interface SessionLog {
 
     /**
      * Hands each new event of the session to {@code listener}, in offset order, on the log's own
-     * thread: the listener must never block. An event becomes recent before it is handed out.
+     * thread: the listener must never block. An event becomes recent before it is handed out. May wait
+     * for the log to start reading the session's partition (Kafka's live tail reads only the partitions
+     * its node's clients follow).
      */
-    Subscription subscribe(String sessionId, Consumer<LogEvent> listener);
+    Subscription subscribe(String sessionId, Consumer<LogEvent> listener) throws InterruptedException;
 }
