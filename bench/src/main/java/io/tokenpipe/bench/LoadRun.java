@@ -858,9 +858,24 @@ final class LoadRun {
                 Replays.Outcome o;
                 try {
                     o = futures.get(i).get(60, TimeUnit.SECONDS);
+                    // A replay the server refused for now (503 while a restarted node's index joins) or a
+                    // broken connection is asked again, as a client would, on the next node.
+                    for (int attempt = 1; (o.status != 200 || o.error() != null) && attempt <= 10; attempt++) {
+                        addError(result, "replay_retry", "replay of " + batch.get(i).sessionId + ": " + o.status + " "
+                                + o.error());
+                        Thread.sleep(1_000);
+                        o = Replays.fetch(loops.getFirst(), streamAddresses.get(attempt % streamAddresses.size()),
+                                batch.get(i).sessionId, false).get(60, TimeUnit.SECONDS);
+                    }
                 } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
                     k.replayMismatch++;
                     addError(result, "replay_check", "replay of " + batch.get(i).sessionId + " failed: " + e);
+                    continue;
+                }
+                if (o.status != 200 || o.error() != null) {
+                    k.replayMismatch++;
+                    addError(result, "replay_check", "replay of " + batch.get(i).sessionId + " failed 11 times: "
+                            + o.status + " " + o.error());
                     continue;
                 }
                 k.replayChecked++;
