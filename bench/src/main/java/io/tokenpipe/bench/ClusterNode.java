@@ -3,8 +3,6 @@ package io.tokenpipe.bench;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -99,35 +97,29 @@ final class ClusterNode {
 
     /** Waits until the node serves: GET /health answers 200, or for the broker, it printed "ready". */
     void awaitReady(HttpClient http, Duration timeout) throws InterruptedException {
+        Process p;
+        synchronized (this) {
+            p = process;
+        }
+        if (role != Role.BROKER) {
+            ServerProcess.awaitHealthy(http, p, base(), name, log, timeout);
+            return;
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
-        String last = "no answer";
         while (System.nanoTime() < deadline) {
-            Process p;
-            synchronized (this) {
-                p = process;
-            }
             if (!p.isAlive()) {
                 throw new IllegalStateException(name + " exited with status " + p.exitValue() + " before it was ready; see " + log);
             }
             try {
-                if (role == Role.BROKER) {
-                    if (Files.readString(log).contains("ready localhost:" + port)) {
-                        return;
-                    }
-                } else {
-                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(base().resolve("/health"))
-                            .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
-                    if (r.statusCode() == 200) {
-                        return;
-                    }
-                    last = r.statusCode() + " " + r.body();
+                if (Files.readString(log).contains("ready localhost:" + port)) {
+                    return;
                 }
             } catch (IOException e) {
-                last = e.toString();
+                // not written yet
             }
             Thread.sleep(250);
         }
-        throw new IllegalStateException(name + " not ready after " + timeout + " (" + last + "); see " + log);
+        throw new IllegalStateException(name + " not ready after " + timeout + "; see " + log);
     }
 
     /** SIGTERM, a grace period, then SIGKILL. */

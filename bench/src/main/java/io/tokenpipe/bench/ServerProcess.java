@@ -184,15 +184,21 @@ final class ServerProcess implements SystemUnderTest {
     /** Waits for GET /health to answer 200. */
     @Override
     public void awaitHealthy(HttpClient http, Duration timeout) throws InterruptedException {
+        awaitHealthy(http, process, base(), mode.label() + " server", log, timeout);
+    }
+
+    /** Waits for GET {@code base}/health to answer 200 while {@code process} lives. */
+    static void awaitHealthy(HttpClient http, Process process, URI base, String name, Path log, Duration timeout)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException(mode.label() + " server exited with status " + process.exitValue()
+                throw new IllegalStateException(name + " exited with status " + process.exitValue()
                         + " before it was healthy; see " + log);
             }
             try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(base().resolve("/health"))
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve("/health"))
                         .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() == 200) {
                     return;
@@ -203,15 +209,20 @@ final class ServerProcess implements SystemUnderTest {
             }
             Thread.sleep(250);
         }
-        throw new IllegalStateException(mode.label() + " server not healthy after " + timeout + " (" + last + "); see " + log);
+        throw new IllegalStateException(name + " not healthy after " + timeout + " (" + last + "); see " + log);
     }
 
     /** Runs a jcmd command against the server; returns its output. */
     @Override
     public String jcmd(String... args) throws IOException, InterruptedException {
+        return jcmd(pid(), args);
+    }
+
+    /** Runs a jcmd command against a process; returns its output. */
+    static String jcmd(long pid, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(jdkTool("jcmd").toString());
-        cmd.add(Long.toString(pid()));
+        cmd.add(Long.toString(pid));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
