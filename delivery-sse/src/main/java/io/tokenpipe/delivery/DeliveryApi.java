@@ -175,6 +175,7 @@ public final class DeliveryApi implements AutoCloseable {
         if (pacer != null || "false".equalsIgnoreCase(follow)) {
             // A replay is an audit read: recorded before it is served (a live follow is a user's reading).
             String sessionId = PathIds.sessionId(ctx);
+            keys.checkNotDeleted(sessionId); // 410 before the index's 404: a deleted session's record is gone there
             index.existing(sessionId);
             Map<String, String> detail = new java.util.TreeMap<>();
             ctx.queryParamMap().forEach((name, values) -> {
