@@ -232,9 +232,8 @@ final class ServerProcess implements SystemUnderTest {
         return new String(out);
     }
 
-    /** SIGTERM, a grace period, then SIGKILL; removes the data directory. */
-    @Override
-    public void close() {
+    /** SIGTERM, 30 s to exit, then SIGKILL. */
+    static void stop(Process process) {
         process.destroy();
         try {
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
@@ -245,6 +244,12 @@ final class ServerProcess implements SystemUnderTest {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** SIGTERM, a grace period, then SIGKILL; removes the data directory. */
+    @Override
+    public void close() {
+        stop(process);
         if (keepData) {
             System.err.println("bench: data kept in " + dataDir);
             return;
